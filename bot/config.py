@@ -1,0 +1,156 @@
+"""Typed configuration: YAML file, then environment overrides, validated once at start.
+
+A mistake stops the start with one line per problem naming the key and the fix, because
+the person reading it is an operator at a terminal, not a Python developer.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from flows.timezones import is_valid
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///coach.db"
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "COACH_TELEGRAM_TOKEN": ("telegram", "token"),
+    "COACH_TELEGRAM_BASE_URL": ("telegram", "base_url"),
+    "COACH_DATABASE_URL": ("database", "url"),
+    "COACH_LOG_LEVEL": ("logging", "level"),
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramConfig(_Section):
+    token: str = ""
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    poll_timeout: float = Field(default=30.0, gt=0, le=50)
+    concurrent_updates: int = Field(default=64, ge=1, le=1024)
+
+    @field_validator("base_url", "base_file_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class DatabaseConfig(_Section):
+    url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith(("sqlite:", "sqlite+pysqlite:")):
+            raise ValueError("use the async driver: sqlite+aiosqlite:///coach.db")
+        if value.startswith(("postgresql:", "postgres:", "postgresql+psycopg")):
+            raise ValueError("use the async driver: postgresql+asyncpg://user:pass@host/db")
+        if not value.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:")):
+            raise ValueError("must be sqlite+aiosqlite:///FILE or postgresql+asyncpg://…")
+        return value
+
+
+class DefaultsConfig(_Section):
+    timezone: str = "Europe/London"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if not is_valid(value):
+            raise ValueError(f"'{value}' is not an IANA time zone, e.g. Europe/London")
+        return value
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class OperatorConfig(_Section):
+    name: str = "the person or clinic who runs this bot"
+
+
+class Config(_Section):
+    telegram: TelegramConfig = TelegramConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    defaults: DefaultsConfig = DefaultsConfig()
+    logging: LoggingConfig = LoggingConfig()
+    operator: OperatorConfig = OperatorConfig()
+
+
+class ConfigError(Exception):
+    """Raised with a message meant to be printed as is."""
+
+
+_FIXES = {
+    "extra_forbidden": "unknown key — check its spelling against config.example.yaml",
+    "missing": "this key is required — see config.example.yaml",
+}
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        fix = _FIXES.get(item["type"], item["msg"].removeprefix("Value error, "))
+        lines.append(f"config error: {key}: {fix}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
+    """Reads the YAML file (if any), applies COACH_* environment variables, validates."""
+    env = dict(os.environ) if env is None else env
+    data: dict[str, Any] = {}
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(
+                f"config error: {path} not found — copy config.example.yaml to {path} and edit it"
+            )
+        try:
+            loaded = yaml.safe_load(path.read_text("utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(
+                f"config error: {path} is not valid YAML{where} — check indentation and colons"
+            ) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config error: {path} must hold sections like 'telegram:'")
+        data = loaded or {}
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        if env.get(variable):
+            block = data.setdefault(section, {})
+            if not isinstance(block, dict):
+                raise ConfigError(f"config error: {section}: must be a section of keys")
+            block[key] = env[variable]
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def require_token(config: Config) -> str:
+    token = config.telegram.token.strip()
+    if not token:
+        raise ConfigError(
+            "config error: telegram.token is empty — put your BotFather token in the config "
+            "file or set COACH_TELEGRAM_TOKEN (or try `coach chat`, which needs no token)"
+        )
+    if ":" not in token:
+        raise ConfigError(
+            "config error: telegram.token doesn't look like a bot token (123456:ABC…) — "
+            "copy it again from BotFather"
+        )
+    return token

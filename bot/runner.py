@@ -1,0 +1,65 @@
+"""Start-up and shut-down, shared by `coach run` and the end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from telegram import Update
+
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.service import CoachService, Settings
+from bot.telegram_app import build_application
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# Libraries whose DEBUG/INFO lines carry request bodies, update contents or the bot token in
+# URLs. They stay at WARNING whatever logging.level says: logs never hold what clients wrote.
+NOISY_LOGGERS = ("telegram", "httpx", "httpcore", "apscheduler", "aiosqlite", "asyncio")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+@asynccontextmanager
+async def open_service(config: Config, clock: Clock | None = None) -> AsyncIterator[CoachService]:
+    """The database migrated to head and the service on it; disposed on exit."""
+    db = Database(config.database.url)
+    try:
+        await migrate.upgrade(db)
+        settings = Settings(
+            default_timezone=config.defaults.timezone, operator_name=config.operator.name
+        )
+        yield CoachService(db, clock or SystemClock(), settings)
+    finally:
+        await db.dispose()
+
+
+async def serve(config: Config, stop: asyncio.Event, clock: Clock | None = None) -> None:
+    """Runs the Telegram bot (long polling) until `stop` is set, then stops cleanly:
+    updates in flight finish before the database is closed."""
+    async with open_service(config, clock) as service:
+        app = build_application(config, service)
+        async with app:
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(
+                poll_interval=0.0,
+                timeout=int(config.telegram.poll_timeout),
+                allowed_updates=Update.ALL_TYPES,
+            )
+            log.info("bot @%s is running (polling)", app.bot.username)
+            asyncio.create_task(service.warm_up())  # noqa: RUF006 - best effort, may be dropped
+            await stop.wait()
+            log.info("stopping")
+            await app.updater.stop()
+            await app.stop()

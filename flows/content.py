@@ -1,0 +1,19 @@
+"""Loads the words the bot says from YAML files beside this module, once per process."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    """Returns the parsed content file `flows/content/<name>.yaml`."""
+    text = resources.files("flows").joinpath("content", f"{name}.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"flows/content/{name}.yaml must hold a mapping at its top level")
+    return data

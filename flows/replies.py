@@ -1,0 +1,41 @@
+"""Transport-neutral replies: text plus buttons, rendered by whichever adapter is talking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Button:
+    """A tappable choice. `data` is the flow's own short code; the service namespaces it."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to the user.
+
+    `replace` asks the adapter to edit the message whose button was tapped instead of
+    sending a new one (used for toggles, so the chat does not fill with copies).
+    `ask_location` offers a one-tap "share my location" button where the transport has one;
+    `remove_keyboard` takes that offer away again once it has been answered.
+    """
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = field(default=())
+    replace: bool = False
+    ask_location: bool = False
+    remove_keyboard: bool = False
+
+
+def rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:
+    """Lays buttons out in rows so they stay thumb-sized on a phone."""
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+def shorten(text: str, limit: int) -> str:
+    """Quotes long user text without flooding the screen; the whole text stays stored."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

@@ -1,0 +1,89 @@
+"""Queries, each scoped to one user: no function here can reach another user's rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Draft, ThoughtRecord, User
+
+
+async def user_for_update(session: AsyncSession, telegram_id: int, now: datetime) -> User:
+    """Gets or creates the user, locking the row so one user's updates apply one at a time,
+    even across processes sharing a PostgreSQL database."""
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(User)
+        .values(telegram_id=telegram_id, created_at=now)
+        .on_conflict_do_nothing(index_elements=["telegram_id"])
+    )
+    query = select(User).where(User.telegram_id == telegram_id).with_for_update()
+    return (await session.execute(query.execution_options(populate_existing=True))).scalar_one()
+
+
+async def find_user(session: AsyncSession, telegram_id: int) -> User | None:
+    return (
+        await session.execute(select(User).where(User.telegram_id == telegram_id))
+    ).scalar_one_or_none()
+
+
+async def load_draft(session: AsyncSession, user_id: int, flow: str) -> Draft | None:
+    query = select(Draft).where(Draft.user_id == user_id, Draft.flow == flow)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def save_draft(
+    session: AsyncSession, user_id: int, flow: str, state: str, now: datetime
+) -> None:
+    draft = await load_draft(session, user_id, flow)
+    if draft is None:
+        session.add(Draft(user_id=user_id, flow=flow, state=state, created_at=now, updated_at=now))
+    else:
+        draft.state = state
+        draft.updated_at = now
+    await session.flush()
+
+
+async def delete_draft(session: AsyncSession, user_id: int, flow: str) -> None:
+    await session.execute(delete(Draft).where(Draft.user_id == user_id, Draft.flow == flow))
+
+
+async def add_thought_record(
+    session: AsyncSession, user_id: int, fields: dict[str, Any]
+) -> ThoughtRecord:
+    record = ThoughtRecord(user_id=user_id, **fields)
+    session.add(record)
+    await session.flush()
+    return record
+
+
+async def count_thought_records(session: AsyncSession, user_id: int) -> int:
+    query = select(func.count()).select_from(ThoughtRecord).where(ThoughtRecord.user_id == user_id)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def list_thought_records(
+    session: AsyncSession, user_id: int, *, offset: int, limit: int
+) -> list[ThoughtRecord]:
+    query = (
+        select(ThoughtRecord)
+        .where(ThoughtRecord.user_id == user_id)
+        .order_by(ThoughtRecord.completed_at.desc(), ThoughtRecord.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def get_thought_record(
+    session: AsyncSession, user_id: int, record_id: int
+) -> ThoughtRecord | None:
+    query = select(ThoughtRecord).where(
+        ThoughtRecord.id == record_id, ThoughtRecord.user_id == user_id
+    )
+    return (await session.execute(query)).scalar_one_or_none()
