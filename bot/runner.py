@@ -12,7 +12,7 @@ from telegram import Update
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.service import CoachService, Settings
-from bot.telegram_app import build_application
+from bot.telegram_app import announce_commands, build_application
 from storage import migrate
 from storage.db import Database
 
@@ -50,6 +50,7 @@ async def serve(config: Config, stop: asyncio.Event, clock: Clock | None = None)
     async with open_service(config, clock) as service:
         app = build_application(config, service)
         async with app:
+            await announce_commands(app)
             await app.start()
             assert app.updater is not None
             await app.updater.start_polling(

@@ -87,7 +87,9 @@ def build_application(config: Config, service: CoachService) -> Application:
         .base_url(tg.base_url)
         .base_file_url(tg.base_file_url)
         .concurrent_updates(PerUserUpdateProcessor(tg.concurrent_updates))
-        .post_init(_post_init)
+        # A second connection lets the final getUpdates that confirms handled updates go out
+        # while the cancelled long poll still holds the first; otherwise they come again.
+        .get_updates_connection_pool_size(2)
         .build()
     )
     app.bot_data["service"] = service
@@ -96,7 +98,8 @@ def build_application(config: Config, service: CoachService) -> Application:
     return app
 
 
-async def _post_init(app: Application) -> None:
+async def announce_commands(app: Application) -> None:
+    """Fills Telegram's command menu (the "/" button) from the content file."""
     commands = [BotCommand(name, text) for name, text in load("messages")["commands"]]
     try:
         await app.bot.set_my_commands(commands)

@@ -547,7 +547,8 @@ def _emotions_text(state: ThoughtDraft, text: str) -> Outcome:
         value = parse_intensity(text)
         if not isinstance(value, IntensityError):
             return _add_emotions(state, [(state.pending, value)], advance=False)
-        if value.kind == "out_of_range" or not any(ch.isalpha() for ch in text):
+        typed = parse_emotions(text)
+        if not typed.found or typed.error is not None:  # "abc", "150": not a fresh list either
             return Outcome(state, (_reask(state, _msg("bad_intensity")),))
     if state.emotions and state.pending is None and normalise(text).strip(".!") == "done":
         return _next(state)
