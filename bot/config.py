@@ -129,6 +129,8 @@ def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config error: {path} must hold sections like 'telegram:'")
         data = loaded or {}
+        # A section whose keys are all commented out reads as null: it means "defaults".
+        data = {key: ({} if value is None else value) for key, value in data.items()}
     for variable, (section, key) in ENV_OVERRIDES.items():
         if env.get(variable):
             block = data.setdefault(section, {})

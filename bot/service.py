@@ -27,7 +27,7 @@ from flows.record import Emotion, RecordAnswers, format_record
 from flows.replies import Button, Reply, rows
 from storage import repo
 from storage.db import Database
-from storage.models import ThoughtRecord, User
+from storage.models import Draft, ThoughtRecord, User
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,8 @@ class _Turn:
         self.session = session
         self.user = user
         self.now = now
+        self._draft: Draft | None = None  # the thought draft row, once loaded
+        self._draft_loaded = False
 
     # ── routing ────────────────────────────────────────────────────────────────
 
@@ -223,16 +225,19 @@ class _Turn:
         return await self._apply_thought(tr.handle(draft, event, _new_id), draft)
 
     async def _load_thought(self) -> tr.ThoughtDraft | None:
-        row = await repo.load_draft(self.session, self.user.id, THOUGHT)
-        if row is None:
+        if not self._draft_loaded:
+            self._draft = await repo.load_draft(self.session, self.user.id, THOUGHT)
+            self._draft_loaded = True
+        if self._draft is None:
             return None
         try:
-            return tr.ThoughtDraft.model_validate_json(row.state)
+            return tr.ThoughtDraft.model_validate_json(self._draft.state)
         except ValidationError:
             # Keep the unreadable draft for the operator to recover; never delete words.
             log.error("unreadable thought draft for user row %s set aside", self.user.id)
-            row.flow = f"{THOUGHT}-unreadable-{int(self.now.timestamp())}"
+            self._draft.flow = f"{THOUGHT}-unreadable-{int(self.now.timestamp())}"
             await self.session.flush()
+            self._draft = None
             return None
 
     async def _apply_thought(
@@ -240,30 +245,30 @@ class _Turn:
     ) -> list[Reply]:
         """Stores what the step produced (draft, finished record, or nothing) in this
         transaction; the replies go out only after it commits."""
-        uid = self.user.id
+        row = self._draft
         if outcome.saved is not None:
-            row = await repo.load_draft(self.session, uid, THOUGHT)
             started = row.created_at if row is not None else self.now
             await repo.add_thought_record(
-                self.session, uid, _record_fields(outcome.saved, started, self.now)
+                self.session, self.user.id, _record_fields(outcome.saved, started, self.now)
             )
         if outcome.state is None:
-            await repo.delete_draft(self.session, uid, THOUGHT)
+            if row is not None:
+                await self.session.delete(row)
+            self._draft = None
             self.user.active_flow = None
-        else:
-            if before is not None and before.id != outcome.state.id:
-                await repo.delete_draft(self.session, uid, THOUGHT)  # started over
-                await self.session.flush()
-            await repo.save_draft(
-                self.session, uid, THOUGHT, outcome.state.model_dump_json(), self.now
-            )
-            self.user.active_flow = THOUGHT
+            return list(outcome.replies)
+        if row is not None and before is not None and before.id != outcome.state.id:
+            row.created_at = self.now  # started over: a new record begins now
+        self._draft = repo.save_draft(
+            self.session, row, self.user.id, THOUGHT, outcome.state.model_dump_json(), self.now
+        )
+        self.user.active_flow = THOUGHT
         return list(outcome.replies)
 
     # ── history ────────────────────────────────────────────────────────────────
 
     async def _history(self, args: str) -> list[Reply]:
-        page = int(args) - 1 if args.isdigit() and len(args) < 6 else 0
+        page = int(args) - 1 if args.isdecimal() and len(args) < 6 else 0
         return [await self._history_page(page, replace=False)]
 
     async def _history_page(self, page: int, *, replace: bool) -> Reply:

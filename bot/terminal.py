@@ -48,7 +48,7 @@ class TerminalChat:
 
     def to_incoming(self, line: str) -> Incoming | None:
         stripped = line.strip()
-        if stripped.startswith("#") and stripped[1:].isdigit():
+        if stripped.startswith("#") and stripped[1:].isdecimal():
             number = int(stripped[1:])
             if 1 <= number <= len(self.buttons):
                 return Incoming(self.user_id, choice=self.buttons[number - 1].data)

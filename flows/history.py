@@ -57,6 +57,6 @@ def parse_choice(data: str) -> tuple[str, int] | None:
     parts = data.split(":")
     if len(parts) != 3 or parts[0] != PREFIX or parts[1] not in ("r", "p"):
         return None
-    if not parts[2].isdigit() or len(parts[2]) > 12:
+    if not parts[2].isdecimal() or len(parts[2]) > 12:
         return None
     return parts[1], int(parts[2])

@@ -132,7 +132,7 @@ def parse_choices(text: str, options: list[tuple[str, str]]) -> list[str] | None
 
 
 def _match_option(word: str, options: list[tuple[str, str]]) -> str | None:
-    if word.isdigit():
+    if word.isdecimal():
         index = int(word) - 1
         return options[index][0] if 0 <= index < len(options) else None
     for key, name in options:

@@ -48,8 +48,15 @@ def format_emotions(emotions: list[Emotion], *, with_after: bool = True) -> str:
     return ", ".join(parts)
 
 
-def format_record(answers: RecordAnswers, *, short: bool, when: datetime | None = None) -> str:
-    """The record as a card: `short` quotes each answer briefly, otherwise whole."""
+def format_record(
+    answers: RecordAnswers,
+    *,
+    short: bool,
+    when: datetime | None = None,
+    only: set[str] | None = None,
+) -> str:
+    """The record as a card: `short` quotes each answer briefly, otherwise whole.
+    `only` limits it to some fields (a recap of an unfinished record)."""
 
     def text(value: str | None) -> str:
         if value is None:
@@ -57,18 +64,19 @@ def format_record(answers: RecordAnswers, *, short: bool, when: datetime | None 
         return shorten(value, 160) if short else value
 
     names = trap_names()
+    traps = ", ".join(names.get(k, k) for k in answers.traps) or "none chosen"
+    belief = f" (believed {answers.belief}/100)" if answers.belief is not None else ""
+    fields = [
+        ("situation", f"📍 Situation: {text(answers.situation)}"),
+        ("emotions", f"💭 Emotions: {format_emotions(answers.emotions) or '—'}"),
+        ("hot_thought", f"🔥 Hot thought: {text(answers.hot_thought)}"),
+        ("evidence_for", f"➕ Evidence for: {text(answers.evidence_for)}"),
+        ("evidence_against", f"➖ Evidence against: {text(answers.evidence_against)}"),
+        ("traps", f"🪤 Thinking traps: {traps}"),
+        ("balanced_thought", f"⚖️ Balanced thought: {text(answers.balanced_thought)}{belief}"),
+    ]
     lines = []
     if when is not None:
-        lines.append(f"Thought record — {when:%a %d %b %Y, %H:%M}")
-        lines.append("")
-    lines += [
-        f"📍 Situation: {text(answers.situation)}",
-        f"💭 Emotions: {format_emotions(answers.emotions) or '—'}",
-        f"🔥 Hot thought: {text(answers.hot_thought)}",
-        f"➕ Evidence for: {text(answers.evidence_for)}",
-        f"➖ Evidence against: {text(answers.evidence_against)}",
-        f"🪤 Thinking traps: {', '.join(names.get(k, k) for k in answers.traps) or 'none chosen'}",
-    ]
-    belief = f" (believed {answers.belief}/100)" if answers.belief is not None else ""
-    lines.append(f"⚖️ Balanced thought: {text(answers.balanced_thought)}{belief}")
+        lines += [f"Thought record — {when:%a %d %b %Y, %H:%M}", ""]
+    lines += [line for key, line in fields if only is None or key in only]
     return "\n".join(lines)

@@ -423,8 +423,20 @@ def _in_resume(state: ThoughtDraft, event: Event, new_id: Callable[[], str]) -> 
 
 
 def _resume(state: ThoughtDraft) -> Outcome:
-    recap = format_record(state.answers(), short=True)
+    reached = STEPS.index(state.step)
+    shown = {*STEPS[:reached], "situation"}
+    recap = format_record(state.answers(), short=True, only=_fields(shown, state))
     return Outcome(state, (Reply(f"{_msg('resumed')}\n\n{recap}"), _prompt(state)))
+
+
+def _fields(steps: set[str], state: ThoughtDraft) -> set[str]:
+    """Record fields answered on the steps already passed: a recap shows only those."""
+    names = {TEXT_STEPS.get(step, step) for step in steps}
+    if not state.traps_answered:
+        names.discard("traps")
+    if not state.belief_answered:
+        names.discard("belief")
+    return names
 
 
 def _on_choice(state: ThoughtDraft, code: str, new_id: Callable[[], str]) -> Outcome:
@@ -454,17 +466,17 @@ def _on_choice(state: ThoughtDraft, code: str, new_id: Callable[[], str]) -> Out
             return _trap_choice(state, kind, arg) or expired
         case "belief", "sk":
             return _next(state.model_copy(update={"belief": None, "belief_answered": True}))
-        case "belief" | "rerate", "i" if arg.isdigit() and int(arg) in INTENSITIES:
+        case "belief" | "rerate", "i" if arg.isdecimal() and int(arg) in INTENSITIES:
             return _set_rating(state, int(arg))
     return expired
 
 
 def _emotion_choice(state: ThoughtDraft, kind: str, arg: str) -> Outcome | None:
     names = _content()["emotion_buttons"]
-    if kind == "e" and arg.isdigit() and int(arg) < len(names):
+    if kind == "e" and arg.isdecimal() and int(arg) < len(names):
         moved = state.model_copy(update={"pending": names[int(arg)]})
         return Outcome(moved, (_prompt(moved),))
-    if kind == "i" and state.pending is not None and arg.isdigit() and int(arg) in INTENSITIES:
+    if kind == "i" and state.pending is not None and arg.isdecimal() and int(arg) in INTENSITIES:
         return _add_emotions(state, [(state.pending, int(arg))], advance=False)
     if kind == "dn" and state.emotions and state.pending is None:
         return _next(state)
@@ -476,7 +488,7 @@ def _emotion_choice(state: ThoughtDraft, kind: str, arg: str) -> Outcome | None:
 
 def _trap_choice(state: ThoughtDraft, kind: str, arg: str) -> Outcome | None:
     traps = _content()["traps"]
-    if kind == "t" and arg.isdigit() and int(arg) < len(traps):
+    if kind == "t" and arg.isdecimal() and int(arg) < len(traps):
         key = traps[int(arg)]["key"]
         chosen = [k for k in state.traps if k != key] if key in state.traps else [*state.traps, key]
         moved = state.model_copy(update={"traps": chosen})
@@ -550,8 +562,11 @@ def _emotions_text(state: ThoughtDraft, text: str) -> Outcome:
         typed = parse_emotions(text)
         if not typed.found or typed.error is not None:  # "abc", "150": not a fresh list either
             return Outcome(state, (_reask(state, _msg("bad_intensity")),))
-    if state.emotions and state.pending is None and normalise(text).strip(".!") == "done":
+    word = normalise(text).strip(".!")
+    if state.emotions and state.pending is None and word == "done":
         return _next(state)
+    if not state.emotions and (word == "done" or is_skip(text)):
+        return Outcome(state, (_reask(state, _msg("need_emotion")),))
     parsed = parse_emotions(text)
     if parsed.error is not None:
         message = _msg(parsed.error, emotion=parsed.error_name, text=parsed.error_name)

@@ -80,9 +80,11 @@ def is_valid(zone: str) -> bool:
 
 @cache
 def _finder() -> object:
+    """Loaded on the first shared location. In memory, so lookups from worker threads never
+    share a file position (and no file handle is left open at exit)."""
     from timezonefinder import TimezoneFinder
 
-    return TimezoneFinder()
+    return TimezoneFinder(in_memory=True)
 
 
 def from_location(latitude: float, longitude: float) -> str | None:

@@ -3,8 +3,9 @@ politely instead of failing with "database is locked"."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import event
@@ -54,6 +55,9 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Queueing in-process (first come, first served) is
+        # fairer and faster than every transaction polling the file lock with busy_timeout.
+        self._sqlite_turn = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def is_postgres(self) -> bool:
@@ -62,7 +66,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed when the block ends, rolled back on error."""
-        async with self._sessions() as session, session.begin():
+        turn: AbstractAsyncContextManager[object] = self._sqlite_turn or nullcontext()
+        async with turn, self._sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,15 +15,22 @@ from storage.models import Draft, ThoughtRecord, User
 async def user_for_update(session: AsyncSession, telegram_id: int, now: datetime) -> User:
     """Gets or creates the user, locking the row so one user's updates apply one at a time,
     even across processes sharing a PostgreSQL database."""
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    query = (
+        select(User)
+        .where(User.telegram_id == telegram_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    user = (await session.execute(query)).scalar_one_or_none()
+    if user is not None:
+        return user
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     await session.execute(
         insert(User)
         .values(telegram_id=telegram_id, created_at=now)
         .on_conflict_do_nothing(index_elements=["telegram_id"])
     )
-    query = select(User).where(User.telegram_id == telegram_id).with_for_update()
-    return (await session.execute(query.execution_options(populate_existing=True))).scalar_one()
+    return (await session.execute(query)).scalar_one()
 
 
 async def find_user(session: AsyncSession, telegram_id: int) -> User | None:
@@ -37,20 +44,17 @@ async def load_draft(session: AsyncSession, user_id: int, flow: str) -> Draft | 
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def save_draft(
-    session: AsyncSession, user_id: int, flow: str, state: str, now: datetime
-) -> None:
-    draft = await load_draft(session, user_id, flow)
+def save_draft(
+    session: AsyncSession, draft: Draft | None, user_id: int, flow: str, state: str, now: datetime
+) -> Draft:
+    """Updates the loaded draft row, or adds one; written when the transaction commits."""
     if draft is None:
-        session.add(Draft(user_id=user_id, flow=flow, state=state, created_at=now, updated_at=now))
+        draft = Draft(user_id=user_id, flow=flow, state=state, created_at=now, updated_at=now)
+        session.add(draft)
     else:
         draft.state = state
         draft.updated_at = now
-    await session.flush()
-
-
-async def delete_draft(session: AsyncSession, user_id: int, flow: str) -> None:
-    await session.execute(delete(Draft).where(Draft.user_id == user_id, Draft.flow == flow))
+    return draft
 
 
 async def add_thought_record(

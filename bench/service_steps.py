@@ -1,0 +1,91 @@
+"""How long one answer takes inside the bot: N simulated clients each complete a whole
+thought record through the conversation service (database included, Telegram not), with C
+clients at a time. Prints events/s and per-event latency percentiles.
+
+    .venv/bin/python bench/service_steps.py [--users 200] [--concurrency 32] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bot.clock import SystemClock
+from bot.service import CoachService, Incoming
+from storage import migrate
+from storage.db import Database
+
+ANSWERS = [
+    "/thought",
+    "Tuesday at work, two mistakes pointed out in the meeting.",
+    "frustrated 80, ashamed 60",
+    "I'm useless at this job.",
+    "I made two mistakes.",
+    "The rest of the report was fine.",
+    "1, 10",
+    "Two fixable mistakes are normal.",
+    "65",
+    "40",
+    "35",
+]
+
+
+async def one_client(service: CoachService, user_id: int, latencies: list[float]) -> None:
+    for text in ANSWERS:
+        started = time.perf_counter()
+        await service.handle(Incoming(user_id, text=text))
+        latencies.append(time.perf_counter() - started)
+
+
+async def run(url: str, users: int, concurrency: int) -> dict[str, float]:
+    db = Database(url)
+    await migrate.upgrade(db)
+    service = CoachService(db, SystemClock())
+    latencies: list[float] = []
+    gate = asyncio.Semaphore(concurrency)
+
+    async def client(user_id: int) -> None:
+        async with gate:
+            await one_client(service, user_id, latencies)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(10_000 + n) for n in range(users)))
+    elapsed = time.perf_counter() - started
+    await db.dispose()
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "events": len(latencies),
+        "events_per_s": len(latencies) / elapsed,
+        "p50_ms": cuts[49] * 1000,
+        "p95_ms": cuts[94] * 1000,
+        "p99_ms": cuts[98] * 1000,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--postgres", help="postgresql+asyncpg:// URL of an EMPTY database")
+    args = parser.parse_args()
+    targets = []
+    with tempfile.TemporaryDirectory() as tmp:
+        targets.append(("SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"))
+        if args.postgres:
+            targets.append(("PostgreSQL", args.postgres))
+        print(f"{args.users} clients x {len(ANSWERS)} events, {args.concurrency} at a time")
+        print(f"{'database':<11} {'events/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
+        for name, url in targets:
+            r = await run(url, args.users, args.concurrency)
+            print(
+                f"{name:<11} {r['events_per_s']:>9.0f} {r['p50_ms']:>7.1f} "
+                f"{r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f}"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,108 @@
+"""Storage against real databases: SQLite file, and PostgreSQL when configured."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import delete, inspect, select
+
+from storage import migrate, repo
+from storage.db import Database
+from storage.models import Draft, ThoughtRecord, User
+
+NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+
+
+def record_fields(hot: str, when: datetime) -> dict:
+    return {
+        "started_at": when - timedelta(minutes=10),
+        "completed_at": when,
+        "situation": "s",
+        "emotions": "[]",
+        "hot_thought": hot,
+        "evidence_for": "f",
+        "evidence_against": "a",
+        "traps": "[]",
+        "balanced_thought": "b",
+        "belief": None,
+    }
+
+
+async def test_migrations_reach_head_and_are_idempotent(db: Database):
+    assert await migrate.current(db) == migrate.head()
+    await migrate.upgrade(db)  # a second start changes nothing
+    async with db.engine.connect() as conn:
+        tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    assert {"users", "drafts", "thought_records", "alembic_version"} <= tables
+
+
+async def test_concurrent_first_messages_create_one_user(db: Database):
+    async def first_message() -> int:
+        async with db.transaction() as session:
+            return (await repo.user_for_update(session, 77, NOW)).id
+
+    ids = await asyncio.gather(*(first_message() for _ in range(8)))
+    assert len(set(ids)) == 1
+
+
+async def test_times_come_back_aware_and_in_utc(db: Database):
+    async with db.transaction() as session:
+        user = await repo.user_for_update(session, 5, NOW)
+        await repo.add_thought_record(session, user.id, record_fields("h", NOW))
+    async with db.transaction() as session:
+        [record] = await repo.list_thought_records(session, user.id, offset=0, limit=5)
+    assert record.completed_at == NOW and record.completed_at.tzinfo is not None
+
+
+async def test_drafts_are_one_per_user_and_flow(db: Database):
+    async with db.transaction() as session:
+        user = await repo.user_for_update(session, 5, NOW)
+        draft = repo.save_draft(session, None, user.id, "thought", '{"v": 1}', NOW)
+        await session.flush()
+        repo.save_draft(session, draft, user.id, "thought", '{"v": 2}', NOW + timedelta(hours=1))
+    async with db.transaction() as session:
+        draft = await repo.load_draft(session, user.id, "thought")
+        count = len(list((await session.execute(select(Draft))).scalars()))
+    assert count == 1 and draft is not None and draft.state == '{"v": 2}'
+    assert draft.created_at == NOW and draft.updated_at == NOW + timedelta(hours=1)
+
+
+async def test_records_are_only_reachable_by_their_owner(db: Database):
+    async with db.transaction() as session:
+        ana = await repo.user_for_update(session, 1, NOW)
+        ben = await repo.user_for_update(session, 2, NOW)
+        for n in range(3):
+            await repo.add_thought_record(
+                session, ana.id, record_fields(f"ana {n}", NOW + timedelta(minutes=n))
+            )
+        bens = await repo.add_thought_record(session, ben.id, record_fields("ben", NOW))
+    async with db.transaction() as session:
+        assert await repo.get_thought_record(session, ana.id, bens.id) is None
+        assert (await repo.get_thought_record(session, ben.id, bens.id)).hot_thought == "ben"
+        page = await repo.list_thought_records(session, ana.id, offset=0, limit=2)
+        assert [r.hot_thought for r in page] == ["ana 2", "ana 1"]
+        assert await repo.count_thought_records(session, ana.id) == 3
+
+
+async def test_deleting_a_user_removes_their_rows(db: Database):
+    async with db.transaction() as session:
+        user = await repo.user_for_update(session, 9, NOW)
+        repo.save_draft(session, None, user.id, "thought", "{}", NOW)
+        await repo.add_thought_record(session, user.id, record_fields("h", NOW))
+    async with db.transaction() as session:
+        await session.execute(delete(User).where(User.id == user.id))
+    async with db.transaction() as session:
+        assert list((await session.execute(select(Draft))).scalars()) == []
+        assert list((await session.execute(select(ThoughtRecord))).scalars()) == []
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(db: Database):
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            user = await repo.user_for_update(session, 11, NOW)
+            repo.save_draft(session, None, user.id, "thought", "{}", NOW)
+            raise RuntimeError("crash between saving and replying")
+    async with db.transaction() as session:
+        assert await repo.find_user(session, 11) is None
