@@ -35,6 +35,7 @@ THOUGHT = "thought"
 ONBOARDING = "onboarding"  # the time-zone question asked by /start
 TIMEZONE = "timezone"  # the same question asked by /timezone
 NAV_COMMANDS = {"back", "cancel", "example"}
+BUTTON_COMMANDS = {"thought", "history", "timezone", "privacy"}  # offered under /help
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,8 @@ class _Turn:
         return self._set_zone(zone)
 
     async def _on_choice(self, data: str) -> Response:
+        if data.startswith("C:") and data[2:] in BUTTON_COMMANDS:
+            return Response(await self._on_command(data[2:], ""))
         if tr.belongs(data):
             draft = await self._load_thought()
             if draft is not None:
@@ -313,7 +316,7 @@ class _Turn:
         self.user.active_flow = None
         done = _text("timezone_set", zone=zone, local_time=f"{self._local(self.now):%H:%M}")
         if onboarding:
-            return [Reply(done, remove_keyboard=True), Reply(_text("help"))]
+            return [Reply(done, remove_keyboard=True), _help_reply()]
         return [Reply(done, remove_keyboard=True)]
 
     async def _start(self, _args: str) -> list[Reply]:
@@ -324,7 +327,7 @@ class _Turn:
                 zone=self.user.timezone,
                 local_time=f"{self._local(self.now):%H:%M}",
             )
-            return [welcome, Reply(current), Reply(_text("help"))]
+            return [welcome, Reply(current), _help_reply()]
         self.user.active_flow = ONBOARDING
         return self._ask_zone([welcome])
 
@@ -342,10 +345,16 @@ class _Turn:
         return self._ask_zone([Reply(current)])
 
     async def _help(self, _args: str) -> list[Reply]:
-        return [Reply(_text("help"))]
+        return [_help_reply()]
 
     async def _privacy(self, _args: str) -> list[Reply]:
         return [Reply(_text("privacy", operator=self.service.settings.operator_name))]
+
+
+def _help_reply() -> Reply:
+    """The help text with its commands as buttons, so nobody has to type."""
+    buttons = [Button(label, f"C:{command}") for command, label in load("messages")["help_buttons"]]
+    return Reply(_text("help"), rows(buttons, 2))
 
 
 def _new_id() -> str:

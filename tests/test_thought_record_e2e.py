@@ -337,3 +337,11 @@ async def test_group_chats_are_told_to_use_a_private_chat(bot: BotHarness, db_ur
     bot.fake.send_text(ANA, "/thought", chat_type="group", chat_id=group)
     sent = await bot.until(group, before, "private chats only")
     assert "@coach_test_bot" in sent[-1].text
+
+
+async def test_help_offers_its_commands_as_buttons(bot: BotHarness):
+    sent = await bot.say(ANA, "/help", expect="Here's what I can do")
+    assert "📝 Thought record" in sent[-1].button_texts()
+    await bot.tap(ANA, "📝 Thought record", expect="Step 1 of 9")
+    await bot.say(ANA, "/help", expect="saved at step 1 of 9")
+    await bot.tap(ANA, "🔒 Privacy", expect="Who can see it")
