@@ -52,7 +52,7 @@ async def _chat(config: Config, user_id: int) -> None:
     from bot.terminal import run_chat
 
     async with open_service(config) as service:
-        await run_chat(service, user_id, sys.stdin, sys.stdout)
+        await run_chat(service, user_id, sys.stdin, sys.stdout, config.nudges.tick_seconds)
 
 
 async def _upgrade(config: Config) -> None:

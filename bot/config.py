@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from flows.schedule import parse_days, parse_time
 from flows.timezones import is_valid
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///coach.db"
@@ -58,8 +59,38 @@ class DatabaseConfig(_Section):
         return value
 
 
+class ReminderDefault(_Section):
+    """A standard homework item offered at the end of /start."""
+
+    days: str
+    time: str
+    person: str | None = None
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        if parse_days(value) is None:
+            raise ValueError(f"'{value}' is not days: use daily, weekdays, weekends or mon,wed,fri")
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        if parse_time(value) is None:
+            raise ValueError(f"'{value}' is not a time: use 24-hour HH:MM, e.g. 09:00")
+        return value
+
+
+class RemindersDefaults(_Section):
+    compassion: ReminderDefault = ReminderDefault(days="daily", time="09:00")
+    walk: ReminderDefault = ReminderDefault(days="mon,wed,fri", time="17:30")
+    call: ReminderDefault = ReminderDefault(days="sun", time="18:00", person="your kids")
+    weekly_summary: ReminderDefault = ReminderDefault(days="sun", time="19:00")
+
+
 class DefaultsConfig(_Section):
     timezone: str = "Europe/London"
+    reminders: RemindersDefaults = RemindersDefaults()
 
     @field_validator("timezone")
     @classmethod
@@ -67,6 +98,15 @@ class DefaultsConfig(_Section):
         if not is_valid(value):
             raise ValueError(f"'{value}' is not an IANA time zone, e.g. Europe/London")
         return value
+
+
+class NudgesConfig(_Section):
+    tick_seconds: float = Field(default=20.0, gt=0, le=300)
+    grace_minutes: int = Field(default=120, ge=1)
+    snooze_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    missed_after_hours: int = Field(default=24, ge=1)
+    max_per_second: float = Field(default=25.0, gt=0, le=30)
+    pause_all_days: int = Field(default=7, ge=1, le=90)
 
 
 class LoggingConfig(_Section):
@@ -86,6 +126,7 @@ class Config(_Section):
     telegram: TelegramConfig = TelegramConfig()
     database: DatabaseConfig = DatabaseConfig()
     defaults: DefaultsConfig = DefaultsConfig()
+    nudges: NudgesConfig = NudgesConfig()
     logging: LoggingConfig = LoggingConfig()
     operator: OperatorConfig = OperatorConfig()
 

@@ -11,8 +11,15 @@ from telegram import Update
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config
-from bot.service import CoachService, Settings
-from bot.telegram_app import announce_commands, build_application
+from bot.dispatcher import Dispatcher
+from bot.service import CoachService
+from bot.settings import Settings
+from bot.telegram_app import (
+    TelegramSender,
+    announce_commands,
+    build_application,
+    schedule_nudges,
+)
 from storage import migrate
 from storage.db import Database
 
@@ -36,10 +43,7 @@ async def open_service(config: Config, clock: Clock | None = None) -> AsyncItera
     db = Database(config.database.url)
     try:
         await migrate.upgrade(db)
-        settings = Settings(
-            default_timezone=config.defaults.timezone, operator_name=config.operator.name
-        )
-        yield CoachService(db, clock or SystemClock(), settings)
+        yield CoachService(db, clock or SystemClock(), Settings.from_config(config))
     finally:
         await db.dispose()
 
@@ -49,6 +53,10 @@ async def serve(config: Config, stop: asyncio.Event, clock: Clock | None = None)
     updates in flight finish before the database is closed."""
     async with open_service(config, clock) as service:
         app = build_application(config, service)
+        dispatcher = Dispatcher(
+            service.db, service.clock, TelegramSender(app.bot), service.settings.nudges
+        )
+        schedule_nudges(app, dispatcher, config.nudges.tick_seconds)
         async with app:
             await announce_commands(app)
             await app.start()
@@ -62,5 +70,6 @@ async def serve(config: Config, stop: asyncio.Event, clock: Clock | None = None)
             asyncio.create_task(service.warm_up())  # noqa: RUF006 - best effort, may be dropped
             await stop.wait()
             log.info("stopping")
+            dispatcher.stop()
             await app.updater.stop()
             await app.stop()

@@ -33,6 +33,7 @@ from telegram.ext import (
 )
 
 from bot.config import Config, require_token
+from bot.dispatcher import Delivery, Dispatcher
 from bot.service import CoachService, Incoming, Response
 from flows.content import load
 from flows.replies import Reply
@@ -96,6 +97,53 @@ def build_application(config: Config, service: CoachService) -> Application:
     app.add_handler(TypeHandler(Update, _on_update))
     app.add_error_handler(_on_error)
     return app
+
+
+def schedule_nudges(app: Application, dispatcher: Dispatcher, every_seconds: float) -> None:
+    """One repeating tick on PTB's JobQueue (APScheduler) drives all nudges. A tick still
+    sending when the next is due makes the next return at once, so none pile up."""
+    app.bot_data["dispatcher"] = dispatcher
+    assert app.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
+    app.job_queue.run_repeating(
+        _tick,
+        interval=every_seconds,
+        first=0.0,
+        name="nudges",
+        job_kwargs={"max_instances": 2, "coalesce": True},
+    )
+
+
+async def _tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    dispatcher: Dispatcher = context.bot_data["dispatcher"]
+    await dispatcher.tick()
+
+
+class TelegramSender:
+    """Sends one nudge and says how it went, in the dispatcher's terms."""
+
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: int, reply: Reply) -> Delivery:
+        try:
+            message = await self.bot.send_message(
+                chat_id, split_text(reply.text)[0], reply_markup=_markup(reply)
+            )
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+            return Delivery(retry_after=seconds)
+        except Forbidden:
+            return Delivery(blocked=True)
+        except BadRequest as exc:
+            if "chat not found" in str(exc).lower():  # the account is gone
+                return Delivery(blocked=True)
+            log.error("Telegram refused a nudge: %s", _safe_reason(exc))
+            return Delivery()
+        except NetworkError as exc:  # timeouts, connection errors, 5xx
+            log.warning("nudge send failed (%s); will retry", type(exc).__name__)
+            return Delivery(transient=True)
+        return Delivery(ok=True, message_ref=message.message_id)
 
 
 async def announce_commands(app: Application) -> None:

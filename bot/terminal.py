@@ -5,10 +5,12 @@ goes to the bot exactly as a Telegram message would."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TextIO
 
+from bot.dispatcher import Delivery, Dispatcher
 from bot.service import CoachService, Incoming, Response
-from flows.replies import Button
+from flows.replies import Button, Reply
 
 BANNER = (
     "Homework Coach — terminal chat. Same bot, same database as on Telegram.\n"
@@ -63,16 +65,46 @@ class TerminalChat:
             self.render(await self.service.handle(incoming))
 
 
-async def run_chat(service: CoachService, user_id: int, stdin: TextIO, out: TextIO) -> None:
+class TerminalSender:
+    """Nudges for the terminal's user are printed where the chat is."""
+
+    def __init__(self, chat: TerminalChat) -> None:
+        self.chat = chat
+
+    async def send(self, chat_id: int, reply: Reply) -> Delivery:
+        self.chat.render(Response([reply]))
+        return Delivery(ok=True)
+
+
+async def _tick_forever(dispatcher: Dispatcher, every_seconds: float) -> None:
+    while True:
+        await dispatcher.tick()
+        await asyncio.sleep(every_seconds)
+
+
+async def run_chat(
+    service: CoachService, user_id: int, stdin: TextIO, out: TextIO, tick_seconds: float
+) -> None:
+    """Reads lines until end of input; meanwhile this user's nudges arrive when due."""
     chat = TerminalChat(service, user_id, out)
     chat._print(BANNER)
+    dispatcher = Dispatcher(
+        service.db, service.clock, TerminalSender(chat), service.settings.nudges, only_user=user_id
+    )
+    ticking = asyncio.create_task(_tick_forever(dispatcher, tick_seconds))
     interactive = stdin.isatty()
-    while True:
-        if interactive:
-            out.write("\nyou> ")
-            out.flush()
-        line = await asyncio.to_thread(stdin.readline)
-        if not line or line.strip() in ("/quit", "/exit"):
-            chat._print("\nBye for now — everything you wrote is saved.")
-            return
-        await chat.handle_line(line.rstrip("\r\n"))
+    try:
+        while True:
+            if interactive:
+                out.write("\nyou> ")
+                out.flush()
+            line = await asyncio.to_thread(stdin.readline)
+            if not line or line.strip() in ("/quit", "/exit"):
+                chat._print("\nBye for now — everything you wrote is saved.")
+                return
+            await chat.handle_line(line.rstrip("\r\n"))
+    finally:
+        dispatcher.stop()
+        ticking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticking

@@ -63,6 +63,70 @@ class User(Base):
     # Which dialogue plain text goes to now ("thought", "timezone"), if any.
     active_flow: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    quiet_start: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" local
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    paused_until: Mapped[datetime | None]  # "pause all for N days"
+    blocked_at: Mapped[datetime | None]  # they blocked the bot: no nudges until they write
+
+
+class Schedule(Base):
+    """A homework reminder: which kind, which days, what local time; one per kind per user.
+
+    `next_due_at` is the next occurrence (what the client asked for); `next_send_at` is when
+    it may go out (later if that falls in quiet hours). The dispatcher claims rows by it.
+    """
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind"),
+        Index("ix_schedules_next_send_at", "next_send_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # compassion | walk | call
+    days: Mapped[int] = mapped_column(Integer)  # bit mask, bit 0 = Monday
+    local_time: Mapped[str] = mapped_column(String(5))  # "HH:MM"
+    person: Mapped[str | None] = mapped_column(Text)  # who to call
+    active: Mapped[bool] = mapped_column(default=True)
+    next_due_at: Mapped[datetime | None]
+    next_send_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Nudge(Base):
+    """One occurrence of a reminder: queued → sent → done / skipped / missed (or failed).
+
+    Unique on (schedule_id, due_at): however many processes tick, an occurrence is one row.
+    """
+
+    __tablename__ = "nudges"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "due_at"),
+        Index("ix_nudges_status_send_at", "status", "send_at"),
+        Index("ix_nudges_user_status", "user_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    content_key: Mapped[str] = mapped_column(String(64))
+    person: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime]  # the scheduled occurrence
+    send_at: Mapped[datetime]  # when it may (next) be sent: quiet hours, snooze, retry
+    expires_at: Mapped[datetime]  # unanswered by then: missed
+    claimed_at: Mapped[datetime | None]  # a dispatcher is sending it now
+    attempts: Mapped[int] = mapped_column(default=0)
+    snoozes: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    message_ref: Mapped[int | None] = mapped_column(BigInteger)  # the chat message, to edit
+    follow_up: Mapped[str | None] = mapped_column(String(16))  # better/same/worse, good/ok/hard
+    note: Mapped[str | None] = mapped_column(Text)  # journal entry or call note
 
 
 class Draft(Base):

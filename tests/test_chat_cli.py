@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from storage import migrate
+
 RECORD = [
     "/thought",
     "Tuesday at work, two mistakes pointed out in the meeting.",
@@ -123,4 +125,4 @@ def test_db_upgrade_reports_the_revision(tmp_path: Path):
         env=env,
     )
     assert result.returncode == 0, result.stderr
-    assert "database is at revision 0001" in result.stdout
+    assert f"database is at revision {migrate.head()}" in result.stdout

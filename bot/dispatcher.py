@@ -1,0 +1,256 @@
+"""The nudge dispatcher: the database is the truth, a repeating tick does the work.
+
+Each tick (1) claims reminders that fell due, turns each occurrence into a nudge row under a
+unique (schedule, due time) key and advances the reminder — one transaction; (2) claims queued
+nudges and sends them, paced under Telegram's bulk limit; (3) marks unanswered ones missed.
+A restart loses nothing (rows wait in the database); a second process never sends the same
+occurrence (unique key, SKIP LOCKED claims). Transport-free: sending goes through a Sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from aiolimiter import AsyncLimiter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from flows import homework
+from flows.replies import Reply
+from flows.schedule import Quiet, after_quiet, next_occurrence, parse_time
+from storage import homework as store
+from storage.db import Database
+from storage.models import Schedule, User
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_LIMIT = timedelta(days=14)  # after a long outage, older occurrences are not replayed
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How one send went. Exactly one of the flags (or `ok`) is set."""
+
+    ok: bool = False
+    message_ref: int | None = None
+    retry_after: float | None = None  # Telegram said: wait this long
+    transient: bool = False  # timeout, network, 5xx: try again later
+    blocked: bool = False  # the user blocked the bot
+
+
+class Sender(Protocol):
+    async def send(self, chat_id: int, reply: Reply) -> Delivery: ...
+
+
+@dataclass(frozen=True)
+class NudgeSettings:
+    grace: timedelta = timedelta(hours=2)
+    snooze: timedelta = timedelta(hours=1)
+    missed_after: timedelta = timedelta(hours=24)
+    max_per_second: float = 25.0
+    batch: int = 200
+    lease: timedelta = timedelta(minutes=2)
+    default_timezone: str = "Europe/London"
+
+
+@dataclass
+class TickReport:
+    created: int = 0
+    sent: int = 0
+    missed: int = 0
+    retried: int = 0
+    failed: int = 0
+    expired: int = 0
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    nudge_id: int
+    user_id: int
+    chat_id: int
+    kind: str
+    content_key: str
+    person: str | None
+    send_at: datetime
+    due_at: datetime
+    attempts: int
+
+
+def quiet_of(user: User) -> Quiet | None:
+    if user.quiet_start is None or user.quiet_end is None:
+        return None
+    start, end = parse_time(user.quiet_start), parse_time(user.quiet_end)
+    return Quiet(start, end) if start is not None and end is not None else None
+
+
+def plan(schedule: Schedule, user: User, now: datetime, default_zone: str) -> None:
+    """Points the reminder at its next occurrence after `now` (and when it may be sent)."""
+    zone = user.timezone or default_zone
+    at = parse_time(schedule.local_time)
+    assert at is not None, "schedules store valid HH:MM"
+    due = next_occurrence(schedule.days, at, zone, now)
+    schedule.next_due_at = due
+    schedule.next_send_at = after_quiet(due, zone, quiet_of(user))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        sender: Sender,
+        settings: NudgeSettings,
+        *,
+        only_user: int | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.sender = sender
+        self.settings = settings
+        self.only_user = only_user  # `coach chat` sends only its own user's nudges
+        self._limiter = AsyncLimiter(settings.max_per_second, 1)
+        self._running = asyncio.Lock()
+        self._hold_until: datetime | None = None  # after a 429, everyone waits
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Stop claiming; sends already started finish and are recorded."""
+        self._stopping = True
+
+    async def tick(self) -> TickReport:
+        report = TickReport()
+        if self._running.locked() or self._stopping:
+            return report  # the previous tick is still sending; it will pick up new work
+        async with self._running:
+            now = self.clock.now()
+            async with self.db.transaction() as session:
+                await self._create_due(session, now, report)
+            await self._send_queued(report)
+            async with self.db.transaction() as session:
+                report.expired = await store.expire_unanswered(session, self.clock.now())
+        if report.created or report.sent or report.missed or report.failed:
+            log.info(
+                "tick: %d due, %d sent, %d missed, %d retried, %d failed, %d expired",
+                report.created,
+                report.sent,
+                report.missed,
+                report.retried,
+                report.failed,
+                report.expired,
+            )
+        return report
+
+    async def _create_due(self, session: AsyncSession, now: datetime, report: TickReport) -> None:
+        s = self.settings
+        claimed = await store.claim_due_schedules(session, now, s.batch, self.only_user)
+        for schedule, user in claimed:
+            zone = user.timezone or s.default_timezone
+            quiet = quiet_of(user)
+            at = parse_time(schedule.local_time)
+            assert at is not None and schedule.next_due_at is not None
+            if now - schedule.next_due_at > CATCH_UP_LIMIT:
+                schedule.next_due_at = next_occurrence(
+                    schedule.days, at, zone, now - CATCH_UP_LIMIT
+                )
+                schedule.next_send_at = after_quiet(schedule.next_due_at, zone, quiet)
+            counts = await store.content_counts(session, user.id, schedule.kind)
+            while schedule.next_send_at is not None and schedule.next_send_at <= now:
+                due, send_at = schedule.next_due_at, schedule.next_send_at
+                following = next_occurrence(schedule.days, at, zone, due)
+                paused = user.paused_until is not None and user.paused_until > due
+                if not paused:
+                    late = now - send_at > s.grace
+                    key = homework.pick_key(schedule.kind, counts, user.id)
+                    counts[key] = counts.get(key, 0) + 1
+                    created = await store.add_nudge(
+                        session,
+                        user_id=user.id,
+                        schedule_id=schedule.id,
+                        kind=schedule.kind,
+                        content_key=key,
+                        person=schedule.person,
+                        status="missed" if late else "queued",
+                        due_at=due,
+                        send_at=send_at,
+                        expires_at=max(
+                            min(following, due + s.missed_after), send_at + timedelta(hours=1)
+                        ),
+                        attempts=0,
+                        snoozes=0,
+                    )
+                    if created is not None:
+                        report.created += 1
+                        report.missed += int(late)
+                schedule.next_due_at = following
+                schedule.next_send_at = after_quiet(following, zone, quiet)
+
+    async def _send_queued(self, report: TickReport) -> None:
+        while not self._stopping:
+            now = self.clock.now()
+            if self._hold_until is not None and now < self._hold_until:
+                return
+            async with self.db.transaction() as session:
+                claimed = await store.claim_sendable(
+                    session, now, self.settings.lease, self.settings.batch, self.only_user
+                )
+                batch = [
+                    _Outgoing(
+                        n.id, u.id, u.telegram_id, n.kind, n.content_key, n.person,
+                        n.send_at, n.due_at, n.attempts,
+                    )
+                    for n, u in claimed
+                ]  # fmt: skip
+            if not batch:
+                return
+            await asyncio.gather(*(self._deliver(item, report) for item in batch))
+
+    async def _deliver(self, item: _Outgoing, report: TickReport) -> None:
+        now = self.clock.now()
+        if now - item.send_at > self.settings.grace:  # kept failing past the grace window
+            async with self.db.transaction() as session:
+                await store.finish_send(
+                    session, item.nudge_id, status="missed", now=now, message_ref=None
+                )
+            log.warning("nudge %d could not be delivered within the grace window", item.nudge_id)
+            report.missed += 1
+            return
+        snooze_minutes = int(self.settings.snooze.total_seconds() // 60)
+        reply = homework.render_nudge(
+            item.kind, item.content_key, item.person, item.nudge_id, snooze_minutes
+        )
+        async with self._limiter:
+            delivery = await self.sender.send(item.chat_id, reply)
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            if delivery.ok:
+                await store.finish_send(
+                    session, item.nudge_id, status="sent", now=now, message_ref=delivery.message_ref
+                )
+                report.sent += 1
+            elif delivery.blocked:
+                await store.finish_send(
+                    session, item.nudge_id, status="failed", now=now, message_ref=None
+                )
+                await store.block_user(session, item.user_id, now)
+                log.info("user blocked the bot: their reminders wait until they write again")
+                report.failed += 1
+            elif delivery.retry_after is not None:
+                wait = timedelta(seconds=delivery.retry_after)
+                self._hold_until = now + wait
+                await store.retry_later(session, item.nudge_id, now + wait)
+                report.retried += 1
+            elif delivery.transient:
+                backoff = min(timedelta(seconds=2 ** min(item.attempts, 8)), MAX_BACKOFF)
+                await store.retry_later(session, item.nudge_id, now + backoff)
+                report.retried += 1
+            else:
+                await store.finish_send(
+                    session, item.nudge_id, status="failed", now=now, message_ref=None
+                )
+                log.warning("nudge %d refused by Telegram; not retried", item.nudge_id)
+                report.failed += 1

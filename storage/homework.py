@@ -1,0 +1,164 @@
+"""Queries for reminders and nudges. The claim queries lock with SKIP LOCKED on PostgreSQL, so
+several bot processes can tick against one database and each occurrence is handled once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Nudge, Schedule, User
+
+OPEN = "sent"
+
+
+async def schedules_of(session: AsyncSession, user_id: int) -> list[Schedule]:
+    query = select(Schedule).where(Schedule.user_id == user_id).order_by(Schedule.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def schedule_of(session: AsyncSession, user_id: int, kind: str) -> Schedule | None:
+    query = select(Schedule).where(Schedule.user_id == user_id, Schedule.kind == kind)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def claim_due_schedules(
+    session: AsyncSession, now: datetime, limit: int, only_user: int | None = None
+) -> list[tuple[Schedule, User]]:
+    """Active reminders whose next occurrence may be sent now, locked for this transaction."""
+    query = (
+        select(Schedule, User)
+        .join(User, User.id == Schedule.user_id)
+        .where(
+            Schedule.active.is_(True),
+            Schedule.next_send_at <= now,
+            User.blocked_at.is_(None),
+        )
+        .order_by(Schedule.next_send_at)
+        .limit(limit)
+        .with_for_update(of=Schedule, skip_locked=True)
+    )
+    if only_user is not None:
+        query = query.where(User.telegram_id == only_user)
+    return [(s, u) for s, u in (await session.execute(query)).all()]
+
+
+async def add_nudge(session: AsyncSession, **values: object) -> int | None:
+    """Inserts an occurrence; None if (schedule_id, due_at) already exists (another process
+    got there first), so an occurrence can never become two nudges."""
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(Nudge)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["schedule_id", "due_at"])
+        .returning(Nudge.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def content_counts(session: AsyncSession, user_id: int, kind: str) -> dict[str, int]:
+    query = (
+        select(Nudge.content_key, func.count())
+        .where(Nudge.user_id == user_id, Nudge.kind == kind)
+        .group_by(Nudge.content_key)
+    )
+    return {key: int(count) for key, count in (await session.execute(query)).all()}
+
+
+async def claim_sendable(
+    session: AsyncSession, now: datetime, lease: timedelta, limit: int, only_user: int | None
+) -> list[tuple[Nudge, User]]:
+    """Queued nudges due to go out, marked as being sent by this process. A claim older than
+    `lease` belongs to a process that died mid-send, and is taken over."""
+    query = (
+        select(Nudge, User)
+        .join(User, User.id == Nudge.user_id)
+        .where(
+            Nudge.status == "queued",
+            Nudge.send_at <= now,
+            or_(Nudge.claimed_at.is_(None), Nudge.claimed_at < now - lease),
+            User.blocked_at.is_(None),
+        )
+        .order_by(Nudge.send_at)
+        .limit(limit)
+        .with_for_update(of=Nudge, skip_locked=True)
+    )
+    if only_user is not None:
+        query = query.where(User.telegram_id == only_user)
+    claimed = [(n, u) for n, u in (await session.execute(query)).all()]
+    for nudge, _ in claimed:
+        nudge.claimed_at = now
+    return claimed
+
+
+async def expire_unanswered(session: AsyncSession, now: datetime) -> int:
+    """Sent and never answered by the next occurrence (or the time limit): missed."""
+    result = await session.execute(
+        update(Nudge)
+        .where(Nudge.status == OPEN, Nudge.expires_at <= now)
+        .values(status="missed")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def open_nudges(session: AsyncSession, user_id: int, now: datetime) -> list[Nudge]:
+    """Nudges waiting for an answer, most recently sent first."""
+    query = (
+        select(Nudge)
+        .where(Nudge.user_id == user_id, Nudge.status == OPEN, Nudge.expires_at > now)
+        .order_by(Nudge.sent_at.desc(), Nudge.id.desc())
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def nudge_of(session: AsyncSession, user_id: int, nudge_id: int) -> Nudge | None:
+    query = select(Nudge).where(Nudge.id == nudge_id, Nudge.user_id == user_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def recently_answered(
+    session: AsyncSession, user_id: int, since: datetime, kinds: tuple[str, ...]
+) -> Nudge | None:
+    """The latest nudge marked done since `since` that has no note yet."""
+    query = (
+        select(Nudge)
+        .where(
+            Nudge.user_id == user_id,
+            Nudge.status == "done",
+            Nudge.note.is_(None),
+            Nudge.answered_at >= since,
+            Nudge.kind.in_(kinds),
+        )
+        .order_by(Nudge.answered_at.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def nudges_of(session: AsyncSession, user_id: int) -> list[Nudge]:
+    query = select(Nudge).where(Nudge.user_id == user_id).order_by(Nudge.due_at, Nudge.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def finish_send(
+    session: AsyncSession, nudge_id: int, *, status: str, now: datetime, message_ref: int | None
+) -> None:
+    values: dict[str, object] = {"status": status, "claimed_at": None}
+    if status == OPEN:
+        values.update(sent_at=now, message_ref=message_ref)
+    await session.execute(update(Nudge).where(Nudge.id == nudge_id).values(**values))
+
+
+async def retry_later(session: AsyncSession, nudge_id: int, at: datetime) -> None:
+    await session.execute(
+        update(Nudge)
+        .where(Nudge.id == nudge_id)
+        .values(claimed_at=None, send_at=at, attempts=Nudge.attempts + 1)
+    )
+
+
+async def block_user(session: AsyncSession, user_id: int, now: datetime) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(blocked_at=now))
