@@ -117,22 +117,39 @@ class Dispatcher:
         self._running = asyncio.Lock()
         self._hold_until: datetime | None = None  # after a 429, everyone waits
         self._stopping = False
+        self.ticks = 0  # completed ticks, for operators' logs and tests' waiting
+        self._ticked = asyncio.Condition()
 
     def stop(self) -> None:
         """Stop claiming; sends already started finish and are recorded."""
         self._stopping = True
+
+    async def wait_ticks(self, count: int) -> None:
+        """Returns once `count` more ticks have completed (callers bound the wait)."""
+        target = self.ticks + count
+        async with self._ticked:
+            await self._ticked.wait_for(lambda: self.ticks >= target)
 
     async def tick(self) -> TickReport:
         report = TickReport()
         if self._running.locked() or self._stopping:
             return report  # the previous tick is still sending; it will pick up new work
         async with self._running:
-            now = self.clock.now()
-            async with self.db.transaction() as session:
-                await self._create_due(session, now, report)
-            await self._send_queued(report)
-            async with self.db.transaction() as session:
-                report.expired = await store.expire_unanswered(session, self.clock.now())
+            try:
+                await self._tick(report)
+            finally:
+                self.ticks += 1
+                async with self._ticked:
+                    self._ticked.notify_all()
+        return report
+
+    async def _tick(self, report: TickReport) -> None:
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            await self._create_due(session, now, report)
+        await self._send_queued(report)
+        async with self.db.transaction() as session:
+            report.expired = await store.expire_unanswered(session, self.clock.now())
         if report.created or report.sent or report.missed or report.failed:
             log.info(
                 "tick: %d due, %d sent, %d missed, %d retried, %d failed, %d expired",
@@ -143,7 +160,6 @@ class Dispatcher:
                 report.failed,
                 report.expired,
             )
-        return report
 
     async def _create_due(self, session: AsyncSession, now: datetime, report: TickReport) -> None:
         s = self.settings

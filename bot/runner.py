@@ -48,9 +48,15 @@ async def open_service(config: Config, clock: Clock | None = None) -> AsyncItera
         await db.dispose()
 
 
-async def serve(config: Config, stop: asyncio.Event, clock: Clock | None = None) -> None:
-    """Runs the Telegram bot (long polling) until `stop` is set, then stops cleanly:
-    updates in flight finish before the database is closed."""
+async def serve(
+    config: Config,
+    stop: asyncio.Event,
+    clock: Clock | None = None,
+    started: asyncio.Future[Dispatcher] | None = None,
+) -> None:
+    """Runs the Telegram bot (long polling) and the nudge tick until `stop` is set, then stops
+    cleanly: updates and sends in flight finish before the database is closed. `started`
+    receives the dispatcher once everything runs (tests wait on its ticks)."""
     async with open_service(config, clock) as service:
         app = build_application(config, service)
         dispatcher = Dispatcher(
@@ -67,6 +73,8 @@ async def serve(config: Config, stop: asyncio.Event, clock: Clock | None = None)
                 allowed_updates=Update.ALL_TYPES,
             )
             log.info("bot @%s is running (polling)", app.bot.username)
+            if started is not None:
+                started.set_result(dispatcher)
             asyncio.create_task(service.warm_up())  # noqa: RUF006 - best effort, may be dropped
             await stop.wait()
             log.info("stopping")

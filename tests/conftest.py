@@ -16,6 +16,7 @@ from fakebot import FakeBotAPI, SentMessage
 from sqlalchemy.engine import make_url
 
 from bot.config import Config
+from bot.dispatcher import Dispatcher
 from bot.runner import serve
 from storage.db import Database
 
@@ -89,17 +90,24 @@ class BotHarness:
         self.clock = clock
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self.dispatcher: Dispatcher | None = None
 
     async def start(self) -> None:
         polls_before = self._polls()
         self._stop = asyncio.Event()
-        self._task = asyncio.create_task(serve(self.config, self._stop, self.clock))
-        await self.fake.wait_until(
-            lambda: self._polls() > polls_before or self._task.done(),  # type: ignore[union-attr]
-            timeout=20,
-        )
+        started: asyncio.Future[Dispatcher] = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(serve(self.config, self._stop, self.clock, started))
+        await asyncio.wait({self._task, started}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
         if self._task.done():
             await self._task  # surfaces the start-up error
+        self.dispatcher = started.result()
+        await self.fake.wait_until(lambda: self._polls() > polls_before, timeout=20)
+
+    async def settle(self) -> None:
+        """Waits for two whole nudge ticks, so whatever the clock now makes due has gone out."""
+        assert self.dispatcher is not None
+        async with asyncio.timeout(10):
+            await self.dispatcher.wait_ticks(2)
 
     async def stop(self) -> None:
         if self._task is None or self._stop is None:
@@ -160,6 +168,7 @@ async def bot(fake: FakeBotAPI, db_url: str, clock: FakeClock, caplog) -> AsyncI
             },
             "database": {"url": db_url},
             "defaults": {"timezone": "Europe/London"},
+            "nudges": {"tick_seconds": 0.05},
         }
     )
     harness = BotHarness(fake, config, clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -126,3 +127,31 @@ def test_db_upgrade_reports_the_revision(tmp_path: Path):
     )
     assert result.returncode == 0, result.stderr
     assert f"database is at revision {migrate.head()}" in result.stdout
+
+
+async def test_the_terminal_gets_its_own_nudges_and_answers_them(db_url, clock):
+    from datetime import UTC, datetime
+
+    from bot.config import Config
+    from bot.dispatcher import Dispatcher
+    from bot.runner import open_service
+    from bot.service import Incoming
+    from bot.terminal import TerminalChat, TerminalSender
+
+    config = Config.model_validate({"database": {"url": db_url}})
+    clock.current = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
+    async with open_service(config, clock) as service:
+        out = io.StringIO()
+        chat = TerminalChat(service, 0, out)
+        await chat.handle_line("/remind compassion 09:00")
+        await service.handle(Incoming(555, text="/remind walk daily 09:00"))  # a Telegram user
+        dispatcher = Dispatcher(
+            service.db, clock, TerminalSender(chat), service.settings.nudges, only_user=0
+        )
+        clock.current = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+        report = await dispatcher.tick()
+        assert report.sent == 1  # only the terminal's own user
+        assert "A moment of self-compassion" in out.getvalue()
+        assert "[#1 ✅ Done]" in out.getvalue()
+        await chat.handle_line("#1")
+        assert "Thank you for taking that moment for yourself" in out.getvalue()
