@@ -48,8 +48,11 @@ class HomeworkTurn(TurnBase):
 
     # ── /remind, /reminders, /quiet ────────────────────────────────────────────
 
+    def _default_days(self) -> dict[str, int]:
+        return {kind: preset.days for kind, preset in self.settings.presets.items()}
+
     async def remind(self, args: str) -> list[Reply]:
-        request = hw.parse_remind(args)
+        request = hw.parse_remind(args, self._default_days())
         if request is None:
             await self._keep(HomeworkState())
             return [hw.kind_menu("K")]
@@ -190,7 +193,7 @@ class HomeworkTurn(TurnBase):
             return await self.nudge_text(typed) or [Reply(hw.text("remind.menu"))]
         if state.awaiting == "person":
             return await self._save_person(state, " ".join(typed.split())[:60])
-        parsed = hw.parse_when(state.kind, typed.split())
+        parsed = hw.parse_when(state.kind, typed.split(), self._default_days()[state.kind])
         if isinstance(parsed, hw.RemindError):
             return [Reply(parsed.message)]
         return await self._when_given(state, parsed)

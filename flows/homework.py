@@ -68,51 +68,74 @@ def parse_kind(word: str) -> Kind | None:
     return _ALIASES.get(normalise(word))
 
 
-def parse_when(kind: str, words: list[str]) -> RemindRequest | RemindError:
-    """`[DAYS] HH:MM [person…]` after the kind; DAYS defaults to every day."""
+_FILLER = {"at", "on"}
+
+
+def parse_when(
+    kind: str, words: list[str], default_days: int = 0b1111111
+) -> RemindRequest | RemindError:
+    """`[DAYS] HH:MM [DAYS] [person…]` after the kind; days default to `default_days`."""
+    words = [w for w in words if w.lower() not in _FILLER]
     at_index, at = _find_time(words)
     example = "mon,wed,fri 17:30" if kind == "walk" else "08:30"
     if at is None:
         guess = next((w for w in words if any(ch.isdecimal() for ch in w)), None)
         if guess is not None:
             return RemindError(text("remind.bad_time", text=guess[:20], kind=kind))
-        if words:
-            days = parse_days(" ".join(words))
-            if days is None:
-                return RemindError(text("remind.bad_days", text=" ".join(words)[:30], kind=kind))
+        if words and parse_days(" ".join(words)) is None:
+            return RemindError(text("remind.bad_days", text=" ".join(words)[:30], kind=kind))
         return RemindError(text("remind.no_time", kind=kind, example=example))
-    day_words = words[:at_index]
-    days = parse_days(" ".join(day_words)) if day_words else 0b1111111
+    before = words[:at_index]
+    after = words[at_index + (2 if _is_split_time(words, at_index) else 1) :]
+    if not before:  # "17:30 mon,wed,fri": days may follow the time too
+        taken = _leading_days(after)
+        before, after = after[:taken], after[taken:]
+    days = parse_days(" ".join(before)) if before else default_days
     if days is None:
-        return RemindError(text("remind.bad_days", text=" ".join(day_words)[:30], kind=kind))
-    rest = words[at_index + (2 if _is_split_time(words, at_index) else 1) :]
-    person = " ".join(rest).strip()[:60] or None
-    return RemindRequest(kind, days, at, person if kind == "call" else None)
+        return RemindError(text("remind.bad_days", text=" ".join(before)[:30], kind=kind))
+    if kind != "call":
+        if after and not before:  # maybe mistyped days after the time: say so, don't guess
+            return RemindError(text("remind.bad_days", text=" ".join(after)[:30], kind=kind))
+        after = []  # "walk sat 10:00 with the dog": only a call names someone
+    person = " ".join(after).strip()[:60] or None
+    return RemindRequest(kind, days, at, person)
 
 
-def parse_remind(args: str) -> RemindRequest | RemindError | None:
-    """`/remind walk mon,wed,fri 17:30` → request; None when there are no arguments."""
+def _leading_days(words: list[str]) -> int:
+    """How many of the first words read as days."""
+    taken = 0
+    while taken < len(words) and parse_days(" ".join(words[: taken + 1])) is not None:
+        taken += 1
+    return taken
+
+
+def parse_remind(
+    args: str, default_days: dict[str, int] | None = None
+) -> RemindRequest | RemindError | None:
+    """`/remind walk mon,wed,fri 17:30` → request; None when there are no arguments.
+    Without days, each kind gets its usual ones (calls: weekly)."""
     words = args.split()
     if not words:
         return None
     kind = parse_kind(words[0])
     if kind is None:
         return RemindError(text("remind.bad_kind"))
-    return parse_when(kind, words[1:])
+    return parse_when(kind, words[1:], (default_days or {}).get(kind, 0b1111111))
 
 
 def _find_time(words: list[str]) -> tuple[int, time | None]:
     for i, word in enumerate(words):
-        parsed = parse_time(word)
-        if parsed is None and i + 1 < len(words) and words[i + 1].lower() in ("am", "pm"):
+        if _is_split_time(words, i):  # "7:15 pm": the second word decides
             parsed = parse_time(word + words[i + 1])
+        else:
+            parsed = parse_time(word)
         if parsed is not None:
             return i, parsed
     return -1, None
 
 
 def _is_split_time(words: list[str], i: int) -> bool:
-    return parse_time(words[i]) is None
+    return i + 1 < len(words) and words[i + 1].lower() in ("am", "pm")
 
 
 def describe(kind: str, days: int, at: str, person: str | None) -> str:

@@ -31,6 +31,14 @@ _LONG_NAMES = {
     "saturday": 5,
     "sunday": 6,
 }
+_GROUPS = {
+    "daily": EVERY_DAY,
+    "everyday": EVERY_DAY,
+    "weekdays": WEEKDAYS,
+    "weekday": WEEKDAYS,
+    "weekends": WEEKENDS,
+    "weekend": WEEKENDS,
+}
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})\s*(am|pm)?$|^(\d{1,2})\s*(am|pm)$")
 
 
@@ -71,18 +79,17 @@ def parse_time(text: str) -> time | None:
 
 
 def parse_days(text: str) -> int | None:
-    """`daily`, `weekdays`, `weekends`, `mon,wed,fri`, `sun`, `Monday`, `mon-fri` → bit mask
-    (bit 0 = Monday); None if any part is not a day."""
-    word = text.strip().lower()
-    if word in ("daily", "every day", "everyday", "each day"):
+    """`daily`, `weekdays`, `weekends,sat`, `mon,wed,fri`, `sun`, `Mondays`, `mon-fri` → bit
+    mask (bit 0 = Monday); None if any part is not a day."""
+    word = " ".join(text.strip().lower().split())
+    if word in ("every day", "each day"):
         return EVERY_DAY
-    if word in ("weekdays", "weekday"):
-        return WEEKDAYS
-    if word in ("weekends", "weekend"):
-        return WEEKENDS
     mask = 0
-    for part in re.split(r"[,\s/]+", word):
-        if not part:
+    for part in re.split(r"[,\s/&+]+", word):
+        if not part or part == "and":
+            continue
+        if part in _GROUPS:
+            mask |= _GROUPS[part]
             continue
         if "-" in part:
             first, _, last = part.partition("-")
@@ -163,8 +170,17 @@ def after_quiet(instant: datetime, zone_name: str, quiet: Quiet | None) -> datet
     day = local.date()
     if quiet.start > quiet.end and local.time() >= quiet.start:
         day += timedelta(days=1)  # started before midnight, ends tomorrow morning
-    end = wall_to_utc(day, quiet.end, zone)
-    return max(end, instant)
+    # The end's first occurrence; if the clocks went back over it and we are in the second
+    # pass of that hour, its second occurrence (fold=1) is the one still ahead.
+    for fold in (0, 1):
+        naive = datetime.combine(day, quiet.end)
+        if _exists(naive, zone):
+            end = naive.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+        else:
+            end = wall_to_utc(day, quiet.end, zone)
+        if end > instant:
+            return end
+    return instant
 
 
 def parse_quiet(text: str) -> Quiet | None:
