@@ -120,9 +120,12 @@ class Dispatcher:
         self.ticks = 0  # completed ticks, for operators' logs and tests' waiting
         self._ticked = asyncio.Condition()
 
-    def stop(self) -> None:
-        """Stop claiming; sends already started finish and are recorded."""
+    async def stop(self) -> None:
+        """Stops claiming and waits for the tick in flight: sends already started finish and
+        are recorded, so a shutdown never leaves a nudge sent but not marked sent."""
         self._stopping = True
+        async with self._running:
+            pass
 
     async def wait_ticks(self, count: int) -> None:
         """Returns once `count` more ticks have completed (callers bound the wait)."""

@@ -19,6 +19,7 @@ from bot.telegram_app import (
     announce_commands,
     build_application,
     schedule_nudges,
+    stop_nudges,
 )
 from storage import migrate
 from storage.db import Database
@@ -78,6 +79,6 @@ async def serve(
             asyncio.create_task(service.warm_up())  # noqa: RUF006 - best effort, may be dropped
             await stop.wait()
             log.info("stopping")
-            dispatcher.stop()
+            await stop_nudges(app)
             await app.updater.stop()
             await app.stop()

@@ -104,13 +104,25 @@ def schedule_nudges(app: Application, dispatcher: Dispatcher, every_seconds: flo
     sending when the next is due makes the next return at once, so none pile up."""
     app.bot_data["dispatcher"] = dispatcher
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
-    app.job_queue.run_repeating(
+    app.bot_data["nudge_job"] = app.job_queue.run_repeating(
         _tick,
         interval=every_seconds,
         first=0.0,
         name="nudges",
         job_kwargs={"max_instances": 2, "coalesce": True},
     )
+
+
+async def stop_nudges(app: Application) -> None:
+    """Before the JobQueue shuts down: no new ticks, and the one in flight finishes (its
+    sends recorded). APScheduler would otherwise cancel a tick mid-send."""
+    job = app.bot_data.get("nudge_job")
+    if job is not None:
+        job.schedule_removal()
+    dispatcher: Dispatcher | None = app.bot_data.get("dispatcher")
+    if dispatcher is not None:
+        await dispatcher.stop()
+    await asyncio.sleep(0)  # a tick handed to the executor just now starts, sees the stop, ends
 
 
 async def _tick(context: ContextTypes.DEFAULT_TYPE) -> None:

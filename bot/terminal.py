@@ -104,7 +104,7 @@ async def run_chat(
                 return
             await chat.handle_line(line.rstrip("\r\n"))
     finally:
-        dispatcher.stop()
+        await dispatcher.stop()
         ticking.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticking

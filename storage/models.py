@@ -109,9 +109,7 @@ class Nudge(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    schedule_id: Mapped[int | None] = mapped_column(
-        ForeignKey("schedules.id", ondelete="SET NULL")
-    )
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(16))
     content_key: Mapped[str] = mapped_column(String(64))
     person: Mapped[str | None] = mapped_column(Text)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.dispatcher import Dispatcher, NudgeSettings
 from bot.runner import open_service
-from bot.telegram_app import TelegramSender, build_application, schedule_nudges
+from bot.telegram_app import TelegramSender, build_application, schedule_nudges, stop_nudges
 from storage import homework as store
 from storage.db import Database
 from storage.models import Nudge, User
@@ -308,6 +308,7 @@ async def test_two_processes_on_one_postgres_send_each_nudge_once(morning: BotHa
             await advance_to(bot, datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
             await asyncio.wait_for(other.wait_ticks(2), 10)
             await bot.settle()
+            await stop_nudges(second)
             await second.stop()
     assert [len(nudges_sent_to(bot, u)) for u in users] == [1] * len(users)
     assert bot.dispatcher is not None and bot.dispatcher.ticks > 0 and other.ticks > 0
