@@ -252,10 +252,11 @@ class Dispatcher:
                 )
                 report.sent += 1
             elif delivery.blocked:
+                # The user's row first, as the service locks it: no lock-order deadlock.
+                await store.block_user(session, item.user_id, now)
                 await store.finish_send(
                     session, item.nudge_id, status="failed", now=now, message_ref=None
                 )
-                await store.block_user(session, item.user_id, now)
                 log.info("user blocked the bot: their reminders wait until they write again")
                 report.failed += 1
             elif delivery.retry_after is not None:
