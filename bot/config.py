@@ -22,6 +22,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "COACH_TELEGRAM_BASE_URL": ("telegram", "base_url"),
     "COACH_DATABASE_URL": ("database", "url"),
     "COACH_LOG_LEVEL": ("logging", "level"),
+    "COACH_DATA_KEY": ("security", "data_key"),
 }
 
 
@@ -31,6 +32,7 @@ class _Section(BaseModel):
 
 class TelegramConfig(_Section):
     token: str = ""
+    bot_username: str = ""  # for invite links (t.me/<bot_username>?start=CODE)
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
     poll_timeout: float = Field(default=30.0, gt=0, le=50)
@@ -118,6 +120,25 @@ class LoggingConfig(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+class SafetyConfig(_Section):
+    # Replaces the default list of crisis resources (keep it short; one line each).
+    resources: str | None = None
+    # More phrases that should trigger the crisis reply, matched as whole words, any case.
+    extra_phrases: list[str] = Field(default_factory=list)
+
+
+class AccessConfig(_Section):
+    mode: Literal["open", "allowlist", "invite"] = "open"
+    allowlist: list[int] = Field(default_factory=list)
+
+
+class SecurityConfig(_Section):
+    # Fernet keys, comma-separated, newest first. Empty: a key file is used (made if absent).
+    data_key: str = ""
+    # Where that key file lives. Empty: beside the SQLite database, or ./coach.key.
+    key_file: str = ""
+
+
 class OperatorConfig(_Section):
     name: str = "the person or clinic who runs this bot"
 
@@ -129,6 +150,9 @@ class Config(_Section):
     nudges: NudgesConfig = NudgesConfig()
     logging: LoggingConfig = LoggingConfig()
     operator: OperatorConfig = OperatorConfig()
+    safety: SafetyConfig = SafetyConfig()
+    access: AccessConfig = AccessConfig()
+    security: SecurityConfig = SecurityConfig()
 
 
 class ConfigError(Exception):

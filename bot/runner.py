@@ -6,7 +6,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from telegram import Update
 
 from bot.clock import Clock, SystemClock
@@ -21,7 +23,7 @@ from bot.telegram_app import (
     schedule_nudges,
     stop_nudges,
 )
-from storage import migrate
+from storage import crypto, migrate
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -38,9 +40,36 @@ def setup_logging(level: str) -> None:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
+def key_file_path(config: Config) -> Path:
+    """Where the data key lives when none is configured: beside the SQLite file, or here."""
+    if config.security.key_file:
+        return Path(config.security.key_file)
+    url = make_url(config.database.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).with_suffix(".key")
+    return Path("coach.key")
+
+
+def setup_encryption(config: Config) -> None:
+    """Configured keys, else the key file (made on first start, and said so, once)."""
+    keys = [k for k in config.security.data_key.split(",") if k.strip()]
+    if not keys:
+        path = key_file_path(config)
+        key, created = crypto.load_or_create_key_file(path)
+        if created:
+            log.warning(
+                "created a data key at %s (readable by you only). Back it up with the "
+                "database: without it, what clients wrote cannot be read.",
+                path,
+            )
+        keys = [key]
+    crypto.configure(keys)
+
+
 @asynccontextmanager
 async def open_service(config: Config, clock: Clock | None = None) -> AsyncIterator[CoachService]:
     """The database migrated to head and the service on it; disposed on exit."""
+    setup_encryption(config)
     db = Database(config.database.url)
     try:
         await migrate.upgrade(db)

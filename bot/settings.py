@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bot.config import Config
 from bot.dispatcher import NudgeSettings
+from flows.safety import Detector
 from flows.schedule import parse_days
 
 
@@ -32,6 +33,10 @@ class Settings:
     pause_all_days: int = 7
     presets: dict[str, ReminderPreset] = field(default_factory=_presets)
     nudges: NudgeSettings = field(default_factory=NudgeSettings)
+    detector: Detector = field(default_factory=Detector)
+    crisis_resources: str | None = None
+    access_mode: str = "open"
+    allowlist: frozenset[int] = frozenset()
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -57,4 +62,8 @@ class Settings:
                 max_per_second=n.max_per_second,
                 default_timezone=config.defaults.timezone,
             ),
+            detector=Detector(config.safety.extra_phrases),
+            crisis_resources=config.safety.resources,
+            access_mode=config.access.mode,
+            allowlist=frozenset(config.access.allowlist),
         )

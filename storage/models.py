@@ -1,4 +1,4 @@
-"""The tables. Free text lives in Text columns that a later change encrypts in one place."""
+"""The tables. Everything a client wrote is an EncryptedText column: a Fernet token at rest."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    Text,
     TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.crypto import EncryptedText
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -69,6 +70,18 @@ class User(Base):
     blocked_at: Mapped[datetime | None]  # they blocked the bot: no nudges until they write
 
 
+class Invite(Base):
+    """A code that admits new clients when access.mode is "invite"."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    uses_left: Mapped[int | None]  # None: unlimited
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
 class Schedule(Base):
     """A homework reminder: which kind, which days, what local time; one per kind per user.
 
@@ -87,7 +100,7 @@ class Schedule(Base):
     kind: Mapped[str] = mapped_column(String(16))  # compassion | walk | call
     days: Mapped[int] = mapped_column(Integer)  # bit mask, bit 0 = Monday
     local_time: Mapped[str] = mapped_column(String(5))  # "HH:MM"
-    person: Mapped[str | None] = mapped_column(Text)  # who to call
+    person: Mapped[str | None] = mapped_column(EncryptedText)  # who to call
     active: Mapped[bool] = mapped_column(default=True)
     next_due_at: Mapped[datetime | None]
     next_send_at: Mapped[datetime | None]
@@ -112,7 +125,7 @@ class Nudge(Base):
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(16))
     content_key: Mapped[str] = mapped_column(String(64))
-    person: Mapped[str | None] = mapped_column(Text)
+    person: Mapped[str | None] = mapped_column(EncryptedText)
     status: Mapped[str] = mapped_column(String(16))
     due_at: Mapped[datetime]  # the scheduled occurrence
     send_at: Mapped[datetime]  # when it may (next) be sent: quiet hours, snooze, retry
@@ -124,7 +137,7 @@ class Nudge(Base):
     answered_at: Mapped[datetime | None]
     message_ref: Mapped[int | None] = mapped_column(BigInteger)  # the chat message, to edit
     follow_up: Mapped[str | None] = mapped_column(String(16))  # better/same/worse, good/ok/hard
-    note: Mapped[str | None] = mapped_column(Text)  # journal entry or call note
+    note: Mapped[str | None] = mapped_column(EncryptedText)  # journal entry or call note
 
 
 class Draft(Base):
@@ -136,7 +149,7 @@ class Draft(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     flow: Mapped[str] = mapped_column(String(32))
-    state: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(EncryptedText)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -149,12 +162,12 @@ class ThoughtRecord(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     started_at: Mapped[datetime]
     completed_at: Mapped[datetime]
-    situation: Mapped[str] = mapped_column(Text)
+    situation: Mapped[str] = mapped_column(EncryptedText)
     # [{"name": str, "before": int, "after": int | None}, ...]
-    emotions: Mapped[str] = mapped_column(Text)
-    hot_thought: Mapped[str] = mapped_column(Text)
-    evidence_for: Mapped[str] = mapped_column(Text)
-    evidence_against: Mapped[str] = mapped_column(Text)
-    traps: Mapped[str] = mapped_column(Text)  # JSON list of trap keys
-    balanced_thought: Mapped[str] = mapped_column(Text)
+    emotions: Mapped[str] = mapped_column(EncryptedText)
+    hot_thought: Mapped[str] = mapped_column(EncryptedText)
+    evidence_for: Mapped[str] = mapped_column(EncryptedText)
+    evidence_against: Mapped[str] = mapped_column(EncryptedText)
+    traps: Mapped[str] = mapped_column(EncryptedText)  # JSON list of trap keys
+    balanced_thought: Mapped[str] = mapped_column(EncryptedText)
     belief: Mapped[int | None] = mapped_column(Integer)

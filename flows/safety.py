@@ -1,0 +1,52 @@
+"""Recognising crisis language, wherever it is written. Errs on the side of responding."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import cache
+
+from flows.content import load
+
+_REPEATS = re.compile(r"(\w)\1{2,}")
+_BREAKS = re.compile(r"[,;:!?]+")
+_NOT_WORDS = re.compile(r"[^\w'\s.]+")
+_SPACES = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """Lower case, accents and emoji gone, "’" as "'", "sooo" as "so", single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("’", "'").replace("‘", "'"))
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    plain = _BREAKS.sub(" . ", plain.replace("_", " "))
+    plain = _NOT_WORDS.sub(" ", plain)
+    plain = _REPEATS.sub(r"\1", plain)
+    return _SPACES.sub(" ", plain).strip()
+
+
+@cache
+def _patterns() -> tuple[re.Pattern[str], ...]:
+    groups = load("safety")["patterns"]
+    return tuple(re.compile(p) for patterns in groups.values() for p in patterns)
+
+
+class Detector:
+    """The content file's patterns plus the operator's own phrases (matched as whole words)."""
+
+    def __init__(self, extra_phrases: Iterable[str] = ()) -> None:
+        extra = [normalise(p) for p in extra_phrases if normalise(p)]
+        self._extra = tuple(re.compile(rf"\b{re.escape(p)}\b") for p in extra)
+
+    def is_crisis(self, text: str | None) -> bool:
+        if not text:
+            return False
+        plain = normalise(text)
+        # "kill my self", "k m s": also try with the spaces inside words closed up
+        candidates = (plain, plain.replace(" my self", " myself"))
+        return any(p.search(c) for p in (*_patterns(), *self._extra) for c in candidates)
+
+
+def crisis_reply(resources: str | None = None) -> str:
+    content = load("safety")
+    return str(content["reply"]).format(resources=(resources or content["resources"]).strip())
