@@ -83,6 +83,3 @@ class OnboardingTurn(HomeworkTurn):
 
     async def help(self, _args: str) -> list[Reply]:
         return [help_reply()]
-
-    async def privacy(self, _args: str) -> list[Reply]:
-        return [Reply(say("privacy", operator=self.settings.operator_name))]

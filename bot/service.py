@@ -9,12 +9,17 @@ The work itself lives in the turn mixins: thought.py, homework.py, onboarding.py
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.homework import HOMEWORK
 from bot.onboarding import ZONE_FLOWS, OnboardingTurn
+from bot.privacy import DELETE_ME, PrivacyTurn
 from bot.settings import Settings
 from bot.thought import THOUGHT, ThoughtTurn, new_id
 from bot.turn import say
@@ -22,11 +27,16 @@ from flows import history, timezones
 from flows import thought_record as tr
 from flows.events import Choice, Command, NonText, Text
 from flows.replies import Reply
+from flows.safety import crisis_reply
 from storage import repo
 from storage.db import Database
+from storage.models import User
+
+log = logging.getLogger(__name__)
 
 NAV_COMMANDS = {"back", "cancel", "example"}
 BUTTON_COMMANDS = {"thought", "history", "timezone", "privacy", "reminders", "remind"}
+FLOW_NAMES = (THOUGHT, HOMEWORK, DELETE_ME, *ZONE_FLOWS)
 
 
 @dataclass(frozen=True)
@@ -65,21 +75,48 @@ class CoachService:
 
     async def handle(self, incoming: Incoming) -> Response:
         now = self.clock.now()
+        crisis = self.settings.detector.is_crisis(incoming.text)  # before anything else
         async with self.db.transaction() as session:
+            if not await self._admitted(session, incoming, now):
+                # A stranger in a closed mode: nothing of theirs is written or logged.
+                return Response([Reply(say("not_admitted", operator=self.settings.operator_name))])
             user = await repo.user_for_update(session, incoming.user_id, now)
             turn = _Turn(self, session, user, now)
             if user.blocked_at is not None:  # they wrote again: reminders resume from now
                 user.blocked_at = None
                 await turn.replan_all()
-            response = await turn.dispatch(incoming)
+            response = await turn.dispatch(incoming)  # the answer is stored where it belongs
+            if crisis:
+                response = self._crisis(turn, user, response)
         return response  # committed: safe to send
+
+    def _crisis(self, turn: _Turn, user: User, response: Response) -> Response:
+        """Safety first: the resources replace whatever the flow would have asked next, and
+        the flow is paused (its draft kept) so nothing carries on by itself."""
+        if not turn.deleted and user.active_flow == THOUGHT:
+            user.active_flow = None
+        log.info("crisis language recognised: safety resources sent")
+        return Response([Reply(crisis_reply(self.settings.crisis_resources))], response.notice)
+
+    async def _admitted(self, session: AsyncSession, incoming: Incoming, now: datetime) -> bool:
+        mode = self.settings.access_mode
+        if mode == "open":
+            return True
+        if mode == "allowlist":
+            return incoming.user_id in self.settings.allowlist
+        if await repo.find_user(session, incoming.user_id) is not None:
+            return True
+        command = parse_command(incoming.text or "")
+        if command is None or command[0] != "start" or not command[1]:
+            return False
+        return await repo.use_invite(session, command[1].split()[0], now)
 
     async def warm_up(self) -> None:
         """Loads the city table off the event loop, so the first city typed is answered fast."""
         await asyncio.to_thread(timezones.resolve, "London")
 
 
-class _Turn(OnboardingTurn, ThoughtTurn):
+class _Turn(OnboardingTurn, ThoughtTurn, PrivacyTurn):
     """Routes one event to the part of the bot it belongs to."""
 
     async def dispatch(self, incoming: Incoming) -> Response:
@@ -104,6 +141,7 @@ class _Turn(OnboardingTurn, ThoughtTurn):
             "history": self.history,
             "timezone": self.timezone,
             "privacy": self.privacy,
+            "delete_me": self.delete_me,
             "remind": self.remind,
             "reminders": self.reminders,
             "quiet": self.quiet,
@@ -136,6 +174,8 @@ class _Turn(OnboardingTurn, ThoughtTurn):
         if self.user.active_flow in ZONE_FLOWS and name == "cancel":
             self.user.active_flow = None
             return [Reply(say("timezone_kept", zone=self.zone_name()), remove_keyboard=True)]
+        if self.user.active_flow == DELETE_ME and name == "cancel":
+            return await self.delete_text("")
         if self.user.active_flow == HOMEWORK and name == "cancel":
             await self._leave_flow()
             return [Reply(say("nothing_to_cancel"))]
@@ -154,6 +194,8 @@ class _Turn(OnboardingTurn, ThoughtTurn):
             return await self.zone_text(typed)
         if self.user.active_flow == HOMEWORK:
             return await self.homework_text(typed)
+        if self.user.active_flow == DELETE_ME:
+            return await self.delete_text(typed)
         return await self.nudge_text(typed) or [Reply(say("fallback"))]
 
     async def _on_choice(self, data: str) -> Response:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Draft, ThoughtRecord, User
+from storage.models import Draft, Invite, ThoughtRecord, User
 
 
 async def user_for_update(session: AsyncSession, telegram_id: int, now: datetime) -> User:
@@ -91,3 +91,25 @@ async def get_thought_record(
         ThoughtRecord.id == record_id, ThoughtRecord.user_id == user_id
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def use_invite(session: AsyncSession, code: str, now: datetime) -> bool:
+    """Spends one use of a valid, unexpired invite code; False for anything else."""
+    query = select(Invite).where(Invite.code == code[:32]).with_for_update()
+    invite = (await session.execute(query)).scalar_one_or_none()
+    if invite is None or (invite.expires_at is not None and invite.expires_at <= now):
+        return False
+    if invite.uses_left is not None:
+        if invite.uses_left <= 0:
+            return False
+        invite.uses_left -= 1
+    return True
+
+
+async def create_invite(
+    session: AsyncSession, code: str, uses: int | None, expires_at: datetime | None, now: datetime
+) -> Invite:
+    invite = Invite(code=code, uses_left=uses, expires_at=expires_at, created_at=now)
+    session.add(invite)
+    await session.flush()
+    return invite

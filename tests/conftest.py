@@ -18,9 +18,18 @@ from sqlalchemy.engine import make_url
 from bot.config import Config
 from bot.dispatcher import Dispatcher
 from bot.runner import serve
+from storage import crypto
 from storage.db import Database
 
 POSTGRES_ENV = "COACH_TEST_POSTGRES_URL"
+TEST_KEY = crypto.generate_key()  # one data key for the whole test run
+
+
+@pytest.fixture(autouse=True)
+def data_key() -> str:
+    """Everything a client writes is encrypted; tests use a key of their own."""
+    crypto.configure([TEST_KEY])
+    return TEST_KEY
 
 
 class FakeClock:
@@ -169,6 +178,7 @@ async def bot(fake: FakeBotAPI, db_url: str, clock: FakeClock, caplog) -> AsyncI
             "database": {"url": db_url},
             "defaults": {"timezone": "Europe/London"},
             "nudges": {"tick_seconds": 0.05},
+            "security": {"data_key": TEST_KEY},
         }
     )
     harness = BotHarness(fake, config, clock)
