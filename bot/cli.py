@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config, require_token
@@ -30,7 +31,16 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database tasks")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply migrations up to the newest schema")
-    for command in (run, chat, upgrade):
+    invite = sub.add_parser("invite", help="invite codes for access.mode: invite")
+    invite_sub = invite.add_subparsers(dest="invite_command", required=True)
+    create = invite_sub.add_parser("create", help="make a code and print its t.me link")
+    create.add_argument("--uses", type=int, default=1, help="how many people it admits (0: any)")
+    create.add_argument("--expires", default="14d", help="lifetime like 7d, 12h, 30m (0: never)")
+    keys = sub.add_parser("keys", help="data encryption keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("new", help="print a new key (put it first in COACH_DATA_KEY)")
+    rotate = keys_sub.add_parser("rotate", help="re-encrypt everything with the first key")
+    for command in (run, chat, upgrade, create, rotate):
         command.add_argument(
             "--config", help="YAML config file (default: ./config.yaml if present, else defaults)"
         )
@@ -67,26 +77,88 @@ async def _upgrade(config: Config) -> None:
         await db.dispose()
 
 
+def _lifetime(text: str) -> timedelta | None:
+    """`7d`, `12h`, `30m` → timedelta; `0` → None (never expires)."""
+    if text.strip() == "0":
+        return None
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not number.isdecimal():
+        raise ConfigError(f"--expires {text}: use a number and d, h or m, like 7d")
+    return timedelta(**{units[unit]: int(number)})
+
+
+async def _invite(config: Config, uses: int, expires: timedelta | None) -> None:
+    import secrets
+
+    from bot.runner import open_service
+    from storage import repo
+
+    async with open_service(config) as service:
+        now = service.clock.now()
+        code = secrets.token_urlsafe(9)
+        async with service.db.transaction() as session:
+            await repo.create_invite(
+                session, code, uses or None, now + expires if expires else None, now
+            )
+    bot = config.telegram.bot_username.lstrip("@") or "<your_bot_username>"
+    limit = f"{uses} use{'s' if uses != 1 else ''}" if uses else "any number of uses"
+    until = f"until {(now + expires):%Y-%m-%d %H:%M} UTC" if expires else "no expiry"
+    print(f"invite code: {code} ({limit}, {until})")
+    print(f"link to send: https://t.me/{bot}?start={code}")
+    if config.access.mode != "invite":
+        print("note: access.mode is not 'invite' yet, so anyone can use the bot anyway")
+
+
+async def _rotate(config: Config) -> None:
+    from bot.runner import setup_encryption
+    from storage.db import Database
+    from storage.rotation import rotate_all
+
+    setup_encryption(config)
+    db = Database(config.database.url)
+    try:
+        async with db.engine.begin() as connection:
+            changed = await rotate_all(connection)
+    finally:
+        await db.dispose()
+    print(f"re-encrypted {changed} stored values with the first key")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "keys" and args.keys_command == "new":
+        from storage.crypto import generate_key
+
+        print(generate_key())
+        return 0
     try:
         config = load_config(_config_path(args.config))
         if args.command == "run":
             require_token(config)
+        lifetime = _lifetime(args.expires) if args.command == "invite" else None
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
     from bot.runner import setup_logging
+    from storage.crypto import DataKeyError
 
-    if args.command == "chat":
-        setup_logging("WARNING" if config.logging.level == "INFO" else config.logging.level)
-        asyncio.run(_chat(config, args.user_id))
-    elif args.command == "run":
-        setup_logging(config.logging.level)
-        asyncio.run(_run(config))
-    else:
-        setup_logging(config.logging.level)
-        asyncio.run(_upgrade(config))
+    quiet = "WARNING" if config.logging.level == "INFO" else config.logging.level
+    setup_logging(config.logging.level if args.command == "run" else quiet)
+    try:
+        if args.command == "chat":
+            asyncio.run(_chat(config, args.user_id))
+        elif args.command == "run":
+            asyncio.run(_run(config))
+        elif args.command == "invite":
+            asyncio.run(_invite(config, args.uses, lifetime))
+        elif args.command == "keys":
+            asyncio.run(_rotate(config))
+        else:
+            asyncio.run(_upgrade(config))
+    except DataKeyError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -56,6 +56,18 @@ class Response:
     notice: str | None = None  # a short pop-up for a tapped button ("That button has expired.")
 
 
+def _kind(incoming: Incoming) -> str:
+    """What sort of event this is, for logs: never its content."""
+    if incoming.choice is not None:
+        return "button"
+    if incoming.location is not None:
+        return "location"
+    if incoming.text is None:
+        return "non-text message"
+    command = parse_command(incoming.text)
+    return f"/{command[0][:32]} command" if command else "text message"
+
+
 def parse_command(text: str) -> tuple[str, str] | None:
     """`/thought@CoachBot  args` → ("thought", "args"); None if not a command."""
     if not text.startswith("/") or len(text) < 2:
@@ -85,6 +97,7 @@ class CoachService:
             if user.blocked_at is not None:  # they wrote again: reminders resume from now
                 user.blocked_at = None
                 await turn.replan_all()
+            log.debug("handling a %s in flow %s", _kind(incoming), user.active_flow)
             response = await turn.dispatch(incoming)  # the answer is stored where it belongs
             if crisis:
                 response = self._crisis(turn, user, response)
