@@ -243,3 +243,20 @@ async def test_logs_at_debug_never_contain_what_people_wrote(bot: BotHarness, ca
         root.setLevel(saved)
         for name in NOISY_LOGGERS:
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+async def test_an_unexpected_error_is_logged_without_words_and_the_user_told(
+    bot: BotHarness, db_url: str, caplog
+):
+    await say_all(bot, ANA, RECORD[:3])
+    db = Database(db_url)
+    async with db.engine.begin() as connection:  # break the database under the running bot
+        await connection.execute(text("DROP TABLE thought_records"))
+    await db.dispose()
+    sent = await bot.say(ANA, "/history Quokka", expect="something went wrong")
+    assert "answers so far are saved" in sent[-1].text
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors and all("Quokka" not in r.getMessage() for r in errors)
+    assert all(r.exc_info is None for r in errors)  # frames only: no exception message text
+    caplog.clear()  # the fixture's own check is for errors nobody expected
+    await bot.say(ANA, "/thought", expect="(step 3 of 9)")  # the draft survived
