@@ -8,17 +8,20 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from fakebot import FakeBotAPI, SentMessage
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config
 from bot.dispatcher import Dispatcher
 from bot.runner import serve
-from storage import crypto
+from storage import crypto, repo
 from storage.db import Database
 
 POSTGRES_ENV = "COACH_TEST_POSTGRES_URL"
@@ -30,6 +33,28 @@ def data_key() -> str:
     """Everything a client writes is encrypted; tests use a key of their own."""
     crypto.configure([TEST_KEY])
     return TEST_KEY
+
+
+@asynccontextmanager
+async def peek(db_url: str) -> AsyncIterator[AsyncSession]:
+    """A session of its own on the bot's database, to check what was stored."""
+    db = Database(db_url)
+    try:
+        async with db.transaction() as session:
+            yield session
+    finally:
+        await db.dispose()
+
+
+async def rows_of(db_url: str, model: type, telegram_id: int | None = None) -> list:
+    """Every row of a table, or only one person's, as a test reads them back."""
+    async with peek(db_url) as session:
+        query = select(model)
+        if telegram_id is not None:
+            user = await repo.find_user(session, telegram_id)
+            assert user is not None, f"no user {telegram_id}"
+            query = query.where(model.user_id == user.id)
+        return list((await session.execute(query.order_by(model.id))).scalars())
 
 
 class FakeClock:

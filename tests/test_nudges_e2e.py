@@ -7,16 +7,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import BotHarness
+from conftest import BotHarness, rows_of
 from fakebot import SentMessage
-from sqlalchemy import select
 
 from bot.dispatcher import Dispatcher, NudgeSettings
 from bot.runner import open_service
 from bot.telegram_app import TelegramSender, build_application, schedule_nudges, stop_nudges
-from storage import homework as store
-from storage.db import Database
-from storage.models import Nudge, User
+from storage.models import Nudge
 
 ANA, BEN, CHO = 2001, 2002, 2003
 # Tuesday 10 March 2026, 06:00 UTC: New York is on EDT already (since 8 March), London on GMT.
@@ -28,15 +25,7 @@ def nudges_sent_to(bot: BotHarness, user: int) -> list[SentMessage]:
 
 
 async def nudges_in_db(db_url: str, telegram_id: int) -> list[Nudge]:
-    db = Database(db_url)
-    try:
-        async with db.transaction() as session:
-            user = (
-                await session.execute(select(User).where(User.telegram_id == telegram_id))
-            ).scalar_one()
-            return await store.nudges_of(session, user.id)
-    finally:
-        await db.dispose()
+    return await rows_of(db_url, Nudge, telegram_id)
 
 
 async def set_up(bot: BotHarness, user: int, zone: str, remind: str) -> None:

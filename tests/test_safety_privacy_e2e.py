@@ -7,7 +7,7 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 
-from conftest import BotHarness, FakeClock
+from conftest import BotHarness, FakeClock, peek, rows_of
 from sqlalchemy import Text, cast, func, select, text
 
 from bot.runner import NOISY_LOGGERS, setup_logging
@@ -44,19 +44,15 @@ async def say_all(bot: BotHarness, user: int, steps: list[tuple[str, str]]) -> N
 
 async def rows_for(db_url: str, telegram_id: int) -> dict[str, int]:
     """How many rows of each table belong to this person."""
-    db = Database(db_url)
-    try:
-        async with db.transaction() as session:
-            user = await repo.find_user(session, telegram_id)
-            if user is None:
-                return {"users": 0}
-            counts = {"users": 1}
-            for model in (Draft, ThoughtRecord, Schedule, Nudge):
-                query = select(func.count()).select_from(model).where(model.user_id == user.id)
-                counts[model.__tablename__] = (await session.execute(query)).scalar_one()
-            return counts
-    finally:
-        await db.dispose()
+    async with peek(db_url) as session:
+        user = await repo.find_user(session, telegram_id)
+        if user is None:
+            return {"users": 0}
+        counts = {"users": 1}
+        for model in (Draft, ThoughtRecord, Schedule, Nudge):
+            query = select(func.count()).select_from(model).where(model.user_id == user.id)
+            counts[model.__tablename__] = (await session.execute(query)).scalar_one()
+        return counts
 
 
 # ── crisis language ────────────────────────────────────────────────────────────
@@ -69,11 +65,8 @@ async def test_crisis_in_a_thought_record_pauses_it_and_keeps_the_answer(
     sent = await bot.say(ANA, "honestly everyone would be better off without me", expect=RESOURCES)
     assert len(sent) == 1 and "Step 4 of 9" not in sent[0].text  # no homework question now
     assert "116 123" in sent[0].text and "/thought" in sent[0].text
-    db = Database(db_url)
-    async with db.transaction() as session:
-        [draft] = (await session.execute(select(Draft))).scalars()
-        assert json.loads(draft.state)["hot_thought"].startswith("honestly everyone")
-    await db.dispose()
+    [draft] = await rows_of(db_url, Draft)
+    assert json.loads(draft.state)["hot_thought"].startswith("honestly everyone")
     await bot.say(ANA, "just sitting here", expect="I'm here when you need me")  # paused
     await bot.say(ANA, "/thought", expect="(step 4 of 9)")
 
@@ -84,11 +77,8 @@ async def test_crisis_in_a_reply_to_a_nudge_or_a_command_argument(bot: BotHarnes
     bot.clock.current = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
     await bot.settle()
     await bot.say(ANA, "i dont want to be here anymore", expect=RESOURCES)
-    db = Database(db_url)
-    async with db.transaction() as session:
-        [nudge] = (await session.execute(select(Nudge))).scalars()
-        assert nudge.note == "i dont want to be here anymore"  # kept, as a journal line
-    await db.dispose()
+    [nudge] = await rows_of(db_url, Nudge)
+    assert nudge.note == "i dont want to be here anymore"  # kept, as a journal line
     await bot.say(BEN, "/remind call sun 18:00 I want to end it all", expect=RESOURCES)
     await bot.say(BEN, "/timezone kms", expect=RESOURCES)
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from conftest import BotHarness
-from sqlalchemy import select
+from conftest import BotHarness, rows_of
 
-from storage.db import Database
-from storage.models import Draft, ThoughtRecord, User
+from storage.models import Draft, ThoughtRecord
 
 ANA = 1001
 BEN = 1002
@@ -31,25 +29,11 @@ TYPED_RECORD = [
 
 
 async def records_of(db_url: str, telegram_id: int) -> list[ThoughtRecord]:
-    db = Database(db_url)
-    try:
-        async with db.transaction() as session:
-            user = (
-                await session.execute(select(User).where(User.telegram_id == telegram_id))
-            ).scalar_one()
-            query = select(ThoughtRecord).where(ThoughtRecord.user_id == user.id)
-            return list((await session.execute(query)).scalars())
-    finally:
-        await db.dispose()
+    return await rows_of(db_url, ThoughtRecord, telegram_id)
 
 
 async def drafts_of(db_url: str) -> list[Draft]:
-    db = Database(db_url)
-    try:
-        async with db.transaction() as session:
-            return list((await session.execute(select(Draft))).scalars())
-    finally:
-        await db.dispose()
+    return await rows_of(db_url, Draft)
 
 
 async def type_until(bot: BotHarness, user: int, steps: list[tuple[str, str]]) -> None:
