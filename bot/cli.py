@@ -36,11 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     create = invite_sub.add_parser("create", help="make a code and print its t.me link")
     create.add_argument("--uses", type=int, default=1, help="how many people it admits (0: any)")
     create.add_argument("--expires", default="14d", help="lifetime like 7d, 12h, 30m (0: never)")
+    exporter = sub.add_parser("export", help="write one client's data as files, for them")
+    exporter.add_argument("--user", type=int, required=True, help="their Telegram user id")
+    exporter.add_argument("--out", required=True, help="folder to write the files into")
+    exporter.add_argument("--days", type=int, default=0, help="only the last N days (0: all)")
     keys = sub.add_parser("keys", help="data encryption keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_sub.add_parser("new", help="print a new key (put it first in COACH_DATA_KEY)")
     rotate = keys_sub.add_parser("rotate", help="re-encrypt everything with the first key")
-    for command in (run, chat, upgrade, create, rotate):
+    for command in (run, chat, upgrade, create, rotate, exporter):
         command.add_argument(
             "--config", help="YAML config file (default: ./config.yaml if present, else defaults)"
         )
@@ -110,6 +114,31 @@ async def _invite(config: Config, uses: int, expires: timedelta | None) -> None:
         print("note: access.mode is not 'invite' yet, so anyone can use the bot anyway")
 
 
+async def _export(config: Config, telegram_id: int, days: int) -> list[tuple[str, bytes]] | None:
+    from bot.progress import export_files
+    from bot.runner import open_service
+    from bot.turn import TurnBase
+    from storage import repo
+
+    async with open_service(config) as service, service.db.transaction() as session:
+        user = await repo.find_user(session, telegram_id)
+        if user is None:
+            return None
+        turn = TurnBase(service, session, user, service.clock.now())
+        return await export_files(turn, days or None)
+
+
+def _write_export(files: list[tuple[str, bytes]] | None, telegram_id: int, out: Path) -> int:
+    if files is None:
+        print(f"no client with Telegram id {telegram_id} in this database", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files:
+        (out / name).write_bytes(data)
+        print(f"wrote {out / name}")
+    return 0
+
+
 async def _rotate(config: Config) -> None:
     from bot.runner import setup_encryption
     from storage.db import Database
@@ -154,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_invite(config, args.uses, lifetime))
         elif args.command == "keys":
             asyncio.run(_rotate(config))
+        elif args.command == "export":
+            files = asyncio.run(_export(config, args.user, args.days))
+            return _write_export(files, args.user, Path(args.out))
         else:
             asyncio.run(_upgrade(config))
     except DataKeyError as exc:

@@ -20,6 +20,7 @@ from bot.clock import Clock
 from bot.homework import HOMEWORK
 from bot.onboarding import ZONE_FLOWS, OnboardingTurn
 from bot.privacy import DELETE_ME, PrivacyTurn
+from bot.progress import WIN
 from bot.settings import Settings
 from bot.thought import THOUGHT, ThoughtTurn, new_id
 from bot.turn import say
@@ -35,8 +36,10 @@ from storage.models import User
 log = logging.getLogger(__name__)
 
 NAV_COMMANDS = {"back", "cancel", "example"}
-BUTTON_COMMANDS = {"thought", "history", "timezone", "privacy", "reminders", "remind"}
-FLOW_NAMES = (THOUGHT, HOMEWORK, DELETE_ME, *ZONE_FLOWS)
+BUTTON_COMMANDS = {
+    "thought", "history", "timezone", "privacy", "reminders", "remind", "win", "progress",
+    "export",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,9 @@ class _Turn(OnboardingTurn, ThoughtTurn, PrivacyTurn):
             "timezone": self.timezone,
             "privacy": self.privacy,
             "delete_me": self.delete_me,
+            "win": self.win,
+            "progress": self.progress,
+            "export": self.export,
             "remind": self.remind,
             "reminders": self.reminders,
             "quiet": self.quiet,
@@ -209,6 +215,8 @@ class _Turn(OnboardingTurn, ThoughtTurn, PrivacyTurn):
             return await self.homework_text(typed)
         if self.user.active_flow == DELETE_ME:
             return await self.delete_text(typed)
+        if self.user.active_flow == WIN:
+            return await self.win_text(typed)
         return await self.nudge_text(typed) or [Reply(say("fallback"))]
 
     async def _on_choice(self, data: str) -> Response:

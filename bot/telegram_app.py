@@ -17,6 +17,7 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
@@ -279,6 +280,10 @@ async def send_replies(
     """Sends each reply in order; a failure is logged (never the text) and never raised,
     because the user's answer is already safely stored."""
     for reply in replies:
+        if reply.attachment is not None:
+            if not await _with_retries(lambda reply=reply: _send_file(bot, chat_id, reply)):
+                return
+            continue
         chunks = split_text(reply.text)
         if reply.replace and source is not None and len(chunks) == 1:
             if await _edit(bot, chat_id, source.message_id, chunks[0], _markup(reply)):
@@ -292,6 +297,17 @@ async def send_replies(
             )
             if not sent:
                 return  # blocked or failing: later replies would fail the same way
+
+
+async def _send_file(bot: Any, chat_id: int, reply: Reply) -> None:
+    attachment = reply.attachment
+    assert attachment is not None
+    file = InputFile(attachment.data, filename=attachment.filename)
+    caption = split_text(reply.text, 1024)[0] if reply.text else None
+    if attachment.kind == "photo":
+        await bot.send_photo(chat_id, file, caption=caption)
+    else:
+        await bot.send_document(chat_id, file, caption=caption)
 
 
 async def _edit(bot: Any, chat_id: int, message_id: int, text: str, markup: Any) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 from typing import TextIO
 
 from bot.dispatcher import Delivery, Dispatcher
@@ -20,10 +21,13 @@ BANNER = (
 
 
 class TerminalChat:
-    def __init__(self, service: CoachService, user_id: int, out: TextIO) -> None:
+    def __init__(
+        self, service: CoachService, user_id: int, out: TextIO, files: Path | None = None
+    ) -> None:
         self.service = service
         self.user_id = user_id
         self.out = out
+        self.files = files or Path("coach-files")  # charts and exports land here
         self.buttons: list[Button] = []
 
     def _print(self, text: str) -> None:
@@ -36,6 +40,11 @@ class TerminalChat:
         for reply in response.replies:
             self._print("")
             self._print(reply.text)
+            if reply.attachment is not None:
+                self.files.mkdir(parents=True, exist_ok=True)
+                path = self.files / reply.attachment.filename
+                path.write_bytes(reply.attachment.data)
+                self._print(f"(file saved: {path})")
             labels = []
             for row in reply.buttons:
                 for button in row:

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from bot.turn import TurnBase, say
+from bot.progress import ProgressTurn
+from bot.turn import say
 from flows import history
 from flows import thought_record as tr
 from flows.events import Event
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 THOUGHT = "thought"
 
 
-class ThoughtTurn(TurnBase):
+class ThoughtTurn(ProgressTurn):
     async def thought(self, _args: str) -> list[Reply]:
         draft = await self.load_thought()
         outcome = tr.offer_resume(draft) if draft is not None else tr.start(new_id())
@@ -69,7 +70,13 @@ class ThoughtTurn(TurnBase):
             row.created_at = self.now  # started over: a new record begins now
         await self.store_draft(THOUGHT, outcome.state.model_dump_json())
         self.user.active_flow = THOUGHT
-        return list(outcome.replies)
+        replies = list(outcome.replies)
+        arrived = outcome.state.step == "evidence_against" and outcome.state.mode == "answer"
+        if arrived and (before is None or before.step != "evidence_against"):
+            offer = await self.wins_offer()
+            if offer is not None:
+                replies.insert(len(replies) - 1, offer)  # just before the question
+        return replies
 
     async def parked_notice(self) -> str | None:
         draft = await self.load_thought()

@@ -14,6 +14,15 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a reply: a picture shown inline, or a document to keep."""
+
+    data: bytes
+    filename: str
+    kind: str = "document"  # "photo" or "document"
+
+
+@dataclass(frozen=True)
 class Reply:
     """One message to the user.
 
@@ -28,6 +37,7 @@ class Reply:
     replace: bool = False
     ask_location: bool = False
     remove_keyboard: bool = False
+    attachment: Attachment | None = None  # the text becomes its caption
 
 
 def rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:

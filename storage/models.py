@@ -171,3 +171,15 @@ class ThoughtRecord(Base):
     traps: Mapped[str] = mapped_column(EncryptedText)  # JSON list of trap keys
     balanced_thought: Mapped[str] = mapped_column(EncryptedText)
     belief: Mapped[int | None] = mapped_column(Integer)
+
+
+class Win(Base):
+    """A small victory the client logged ("fixed the leaky tap")."""
+
+    __tablename__ = "wins"
+    __table_args__ = (Index("ix_wins_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(EncryptedText)

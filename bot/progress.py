@@ -1,0 +1,129 @@
+"""Wins, /progress and /export inside the service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+from bot.turn import TurnBase
+from flows import export, progress, progress_chart
+from flows.content import load
+from flows.replies import Attachment, Reply
+from storage import progress as history
+from storage.models import Nudge, ThoughtRecord, Win
+
+WIN = "win"
+CHART_WEEKS = 8
+MAX_WIN = 500
+
+
+def _say(path: str, **values: object) -> str:
+    node: object = load("progress")
+    for part in path.split("."):
+        node = node[part]  # type: ignore[index]
+    return str(node).format(**values)
+
+
+class ProgressTurn(TurnBase):
+    # ── wins ───────────────────────────────────────────────────────────────────
+
+    async def win(self, args: str) -> list[Reply]:
+        if args.strip():
+            return await self._save_win(args)
+        self.user.active_flow = WIN
+        return [Reply(_say("win.ask"))]
+
+    async def win_text(self, typed: str) -> list[Reply]:
+        self.user.active_flow = None
+        if not typed.strip():
+            return [Reply(_say("win.empty"))]
+        return await self._save_win(typed)
+
+    async def _save_win(self, typed: str) -> list[Reply]:
+        text = " ".join(typed.split())[:MAX_WIN]
+        await history.add_win(self.session, self.user.id, text, self.now)
+        return [Reply(_say("win.saved", text=text))]
+
+    async def wins_offer(self) -> Reply | None:
+        """The person's own recent wins, offered as evidence against a hot thought."""
+        wins = await history.wins_of(self.session, self.user.id, limit=3)
+        if not wins:
+            return None
+        lines = [_say("win.offer"), *(f"• {w.text[:200]}" for w in wins)]
+        return Reply("\n".join(lines))
+
+    # ── /progress ──────────────────────────────────────────────────────────────
+
+    async def progress(self, _args: str) -> list[Reply]:
+        since = self.now - timedelta(weeks=CHART_WEEKS)
+        records = [_point(r) for r in await history.records_of(self.session, self.user.id, since)]
+        nudges = [
+            progress.NudgePoint(n.kind, n.status, n.due_at, n.answered_at)
+            for n in await history.nudges_of(self.session, self.user.id, since)
+        ]
+        wins = [
+            progress.WinPoint(w.created_at, w.text)
+            for w in await history.wins_of(self.session, self.user.id, since)
+        ]
+        zone = self.zone_name()
+        summary = progress.summarise(records, nudges, wins, zone, self.now)
+        replies = [Reply(progress.describe(summary))]
+        if not summary.empty:
+            png = await asyncio.to_thread(progress_chart.render, records, nudges, zone, self.now)
+            replies.append(
+                Reply(_say("chart_caption"), attachment=Attachment(png, "progress.png", "photo"))
+            )
+        return replies
+
+    # ── /export ────────────────────────────────────────────────────────────────
+
+    async def export(self, args: str) -> list[Reply]:
+        digits = args.strip()
+        days = int(digits) if digits.isdecimal() and 0 < int(digits) < 100_000 else None
+        files = await export_files(self, days)
+        period = _say("export.days", days=days) if days else _say("export.all")
+        documents = [Reply(name, attachment=Attachment(data, name)) for name, data in files]
+        return [Reply(_say("export.lead", period=period)), *documents]
+
+
+def _point(record: ThoughtRecord) -> progress.RecordPoint:
+    return progress.record_point(record.completed_at, json.loads(record.emotions))
+
+
+async def export_files(turn: TurnBase, days: int | None) -> list[tuple[str, bytes]]:
+    """The export's files, for /export and for `coach export`."""
+    since = turn.now - timedelta(days=days) if days else None
+    uid, zone = turn.user.id, turn.zone_name()
+    records: list[ThoughtRecord] = await history.records_of(turn.session, uid, since)
+    nudges: list[Nudge] = await history.nudges_of(turn.session, uid, since)
+    wins: list[Win] = list(reversed(await history.wins_of(turn.session, uid, since)))
+    return [
+        (
+            "thought_records.csv",
+            export.thought_records_csv(
+                [
+                    export.RecordRow(
+                        r.started_at, r.completed_at, r.situation, r.emotions, r.hot_thought,
+                        r.evidence_for, r.evidence_against, r.traps, r.balanced_thought, r.belief,
+                    )
+                    for r in records
+                ],
+                zone,
+            ),
+        ),
+        (
+            "nudges.csv",
+            export.nudges_csv(
+                [
+                    export.NudgeRow(
+                        n.kind, n.status, n.due_at, n.sent_at, n.answered_at, n.snoozes,
+                        n.follow_up, n.note,
+                    )
+                    for n in nudges
+                ],
+                zone,
+            ),
+        ),
+        ("wins.csv", export.wins_csv([export.WinRow(w.created_at, w.text) for w in wins], zone)),
+    ]  # fmt: skip
