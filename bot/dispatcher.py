@@ -10,6 +10,7 @@ occurrence (unique key, SKIP LOCKED claims). Transport-free: sending goes throug
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,10 +20,11 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from flows import homework
+from flows import homework, progress
 from flows.replies import Reply
 from flows.schedule import Quiet, after_quiet, next_occurrence, parse_time
 from storage import homework as store
+from storage import progress as history
 from storage.db import Database
 from storage.models import Schedule, User
 
@@ -96,6 +98,25 @@ def plan(schedule: Schedule, user: User, now: datetime, default_zone: str) -> No
     due = next_occurrence(schedule.days, at, zone, now)
     schedule.next_due_at = due
     schedule.next_send_at = after_quiet(due, zone, quiet_of(user))
+
+
+async def weekly_summary_text(session: AsyncSession, user: User, now: datetime, zone: str) -> str:
+    """The week in numbers for one person, from their own rows."""
+    since = now - timedelta(days=7)
+    records = [
+        progress.record_point(r.completed_at, json.loads(r.emotions))
+        for r in await history.records_of(session, user.id, since - timedelta(days=1))
+    ]
+    nudges = [
+        progress.NudgePoint(n.kind, n.status, n.due_at, n.answered_at)
+        for n in await history.nudges_of(session, user.id, since - timedelta(days=1))
+    ]
+    wins = [
+        progress.WinPoint(w.created_at, w.text)
+        for w in await history.wins_of(session, user.id, since - timedelta(days=1))
+    ]
+    summary = progress.summarise(records, nudges, wins, zone, now, periods=(7,))
+    return progress.weekly(summary)
 
 
 class Dispatcher:
@@ -228,6 +249,13 @@ class Dispatcher:
                 return
             await asyncio.gather(*(self._deliver(item, report) for item in batch))
 
+    async def _weekly_summary(self, item: _Outgoing, now: datetime) -> Reply:
+        async with self.db.transaction() as session:
+            user = await session.get(User, item.user_id)
+            assert user is not None
+            zone = user.timezone or self.settings.default_timezone
+            return Reply(await weekly_summary_text(session, user, now, zone))
+
     async def _deliver(self, item: _Outgoing, report: TickReport) -> None:
         now = self.clock.now()
         if now - item.send_at > self.settings.grace:  # kept failing past the grace window
@@ -238,17 +266,22 @@ class Dispatcher:
             log.warning("nudge %d could not be delivered within the grace window", item.nudge_id)
             report.missed += 1
             return
-        snooze_minutes = int(self.settings.snooze.total_seconds() // 60)
-        reply = homework.render_nudge(
-            item.kind, item.content_key, item.person, item.nudge_id, snooze_minutes
-        )
+        if item.kind == homework.SUMMARY:
+            reply = await self._weekly_summary(item, now)
+        else:
+            snooze_minutes = int(self.settings.snooze.total_seconds() // 60)
+            reply = homework.render_nudge(
+                item.kind, item.content_key, item.person, item.nudge_id, snooze_minutes
+            )
         async with self._limiter:
             delivery = await self.sender.send(item.chat_id, reply)
         now = self.clock.now()
         async with self.db.transaction() as session:
             if delivery.ok:
+                # A summary asks for nothing: it is done once delivered.
+                status = "done" if item.kind == homework.SUMMARY else "sent"
                 await store.finish_send(
-                    session, item.nudge_id, status="sent", now=now, message_ref=delivery.message_ref
+                    session, item.nudge_id, status=status, now=now, message_ref=delivery.message_ref
                 )
                 report.sent += 1
             elif delivery.blocked:

@@ -122,6 +122,9 @@ class HomeworkTurn(TurnBase):
             await self._keep(HomeworkState(mode="setup", queue=queue))
             return [*lead, self._offer(queue[0])]
         await self._done_with_dialogue()
+        summary = self.settings.presets[hw.SUMMARY]
+        if await store.schedule_of(self.session, self.user.id, hw.SUMMARY) is None:
+            lead.append(await self._save(hw.SUMMARY, summary.days, summary.time, None))
         return [*lead, Reply(hw.text("setup.done")), help_reply()]
 
     async def _setup_choice(self, kind: str, action: str) -> list[Reply] | None:

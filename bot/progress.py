@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 from bot.turn import TurnBase
-from flows import export, progress, progress_chart
+from flows import export, pdf_export, progress, progress_chart
 from flows.content import load
 from flows.replies import Attachment, Reply
 from storage import progress as history
@@ -92,38 +92,43 @@ def _point(record: ThoughtRecord) -> progress.RecordPoint:
 
 
 async def export_files(turn: TurnBase, days: int | None) -> list[tuple[str, bytes]]:
-    """The export's files, for /export and for `coach export`."""
+    """The export's files — a readable PDF and three CSVs — for /export and `coach export`."""
     since = turn.now - timedelta(days=days) if days else None
     uid, zone = turn.user.id, turn.zone_name()
     records: list[ThoughtRecord] = await history.records_of(turn.session, uid, since)
     nudges: list[Nudge] = await history.nudges_of(turn.session, uid, since)
     wins: list[Win] = list(reversed(await history.wins_of(turn.session, uid, since)))
-    return [
-        (
-            "thought_records.csv",
-            export.thought_records_csv(
-                [
-                    export.RecordRow(
-                        r.started_at, r.completed_at, r.situation, r.emotions, r.hot_thought,
-                        r.evidence_for, r.evidence_against, r.traps, r.balanced_thought, r.belief,
-                    )
-                    for r in records
-                ],
-                zone,
-            ),
-        ),
-        (
-            "nudges.csv",
-            export.nudges_csv(
-                [
-                    export.NudgeRow(
-                        n.kind, n.status, n.due_at, n.sent_at, n.answered_at, n.snoozes,
-                        n.follow_up, n.note,
-                    )
-                    for n in nudges
-                ],
-                zone,
-            ),
-        ),
-        ("wins.csv", export.wins_csv([export.WinRow(w.created_at, w.text) for w in wins], zone)),
+    record_rows = [
+        export.RecordRow(
+            r.started_at, r.completed_at, r.situation, r.emotions, r.hot_thought,
+            r.evidence_for, r.evidence_against, r.traps, r.balanced_thought, r.belief,
+        )
+        for r in records
     ]  # fmt: skip
+    nudge_rows = [
+        export.NudgeRow(
+            n.kind, n.status, n.due_at, n.sent_at, n.answered_at, n.snoozes, n.follow_up, n.note
+        )
+        for n in nudges
+        if n.kind in progress.HOMEWORK_KINDS
+    ]
+    win_rows = [export.WinRow(w.created_at, w.text) for w in wins]
+    summary = progress.summarise(
+        [_point(r) for r in records],
+        [progress.NudgePoint(n.kind, n.status, n.due_at, n.answered_at) for n in nudges],
+        [progress.WinPoint(w.created_at, w.text) for w in wins],
+        zone,
+        turn.now,
+        periods=(days or 365 * 100,),
+    )
+    period = _say("export.days", days=days) if days else _say("export.all")
+    pdf = await asyncio.to_thread(
+        pdf_export.render,
+        pdf_export.PdfInput(period, turn.now, zone, summary, record_rows, nudge_rows, win_rows),
+    )
+    return [
+        ("homework-coach.pdf", pdf),
+        ("thought_records.csv", export.thought_records_csv(record_rows, zone)),
+        ("nudges.csv", export.nudges_csv(nudge_rows, zone)),
+        ("wins.csv", export.wins_csv(win_rows, zone)),
+    ]

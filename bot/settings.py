@@ -23,6 +23,7 @@ def _presets() -> dict[str, ReminderPreset]:
         "compassion": ReminderPreset(0b1111111, "09:00"),
         "walk": ReminderPreset(0b0010101, "17:30"),
         "call": ReminderPreset(0b1000000, "18:00", "your kids"),
+        "summary": ReminderPreset(0b1000000, "19:00"),
     }
 
 
@@ -47,6 +48,7 @@ class Settings:
                 ("compassion", reminders.compassion),
                 ("walk", reminders.walk),
                 ("call", reminders.call),
+                ("summary", reminders.weekly_summary),
             )
         }
         n = config.nudges

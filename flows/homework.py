@@ -13,8 +13,9 @@ from flows.parsing import normalise
 from flows.replies import Button, Reply, rows
 from flows.schedule import Quiet, describe_days, parse_days, parse_time
 
-Kind = Literal["compassion", "walk", "call"]
-KINDS: tuple[Kind, ...] = ("compassion", "walk", "call")
+Kind = Literal["compassion", "walk", "call", "summary"]
+KINDS: tuple[Kind, ...] = ("compassion", "walk", "call")  # homework the client does
+SUMMARY: Kind = "summary"  # the weekly summary: a reminder kind, not homework
 _ALIASES: dict[str, Kind] = {
     "compassion": "compassion",
     "self-compassion": "compassion",
@@ -24,6 +25,9 @@ _ALIASES: dict[str, Kind] = {
     "walks": "walk",
     "call": "call",
     "calls": "call",
+    "summary": "summary",
+    "weekly": "summary",
+    "weekly-summary": "summary",
 }
 Answer = Literal["done", "later", "skip"]
 
@@ -153,6 +157,8 @@ def library(kind: str) -> list[dict[str, str]]:
 def pick_key(kind: str, used: dict[str, int], seed: int) -> str:
     """The next exercise for this person: none repeats until every one has been used once.
     The order is shuffled per person (stable for a seed), so people don't all get the same."""
+    if kind == SUMMARY:
+        return "weekly"
     keys = [item["key"] for item in library(kind)]
     random.Random(f"{kind}:{seed}").shuffle(keys)
     fewest = min(used.get(key, 0) for key in keys)

@@ -169,7 +169,7 @@ def describe(progress: Progress) -> str:
                     "intensity",
                     before=round(period.before or 0),
                     after=round(period.after or 0),
-                    change=_signed(period.change),
+                    change=_signed(round(period.after or 0) - round(period.before or 0)),
                 )
             )
         for kind, count in period.homework.items():
@@ -197,3 +197,49 @@ def describe(progress: Progress) -> str:
 def _signed(value: float) -> str:
     rounded = round(value)
     return f"−{abs(rounded)}" if rounded < 0 else f"+{rounded}" if rounded > 0 else "±0"
+
+
+def weekly(progress: Progress) -> str:
+    """The Sunday summary: the week in numbers, the wins, and a pointer to /export."""
+    week = progress.periods[0]
+    lines = [_text_at("weekly.header"), ""]
+    busy = week.records or week.wins or any(c.done for c in week.homework.values())
+    if not busy:
+        lines.append(_text_at("weekly.quiet"))
+    else:
+        lines.append(_text("records", count=week.records))
+        if week.change is not None:
+            lines.append(
+                _text(
+                    "intensity",
+                    before=round(week.before or 0),
+                    after=round(week.after or 0),
+                    change=_signed(round(week.after or 0) - round(week.before or 0)),
+                )
+            )
+        names = load("progress")["kinds"]
+        for kind, count in week.homework.items():
+            if count.scheduled:
+                lines.append(
+                    _text(
+                        "homework",
+                        name=names[kind],
+                        done=count.done,
+                        scheduled=count.scheduled,
+                        skipped=count.skipped,
+                        missed=count.missed,
+                    )
+                )
+        lines.append(_text("streaks", current=progress.current_streak, best=progress.best_streak))
+        if progress.latest_wins:
+            lines.append(_text("latest_wins"))
+            lines.extend(f"• {w.text[:120]}" for w in progress.latest_wins)
+    lines += ["", _text_at("weekly.export")]
+    return "\n".join(lines)
+
+
+def _text_at(path: str) -> str:
+    node: object = load("progress")
+    for part in path.split("."):
+        node = node[part]  # type: ignore[index]
+    return str(node)

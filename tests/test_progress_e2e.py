@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from conftest import BotHarness
+from pypdf import PdfReader
 
 ANA = 5001
 SPECIAL = 'Кухня, "sink" — fixed\nsecond line 👩‍👧 שלום'
@@ -91,14 +92,23 @@ async def export(bot: BotHarness, command: str) -> dict[str, bytes]:
         sent = bot.fake.messages(ANA)[before:]
         return {m.file_name: m.file_bytes for m in sent if m.method == "sendDocument"}
 
-    await bot.fake.wait_until(lambda: len(documents()) == 3)
+    await bot.fake.wait_until(lambda: len(documents()) == 4)
     return documents()
 
 
 async def test_export_sends_csv_files_that_round_trip(bot: BotHarness, db_url: str, tmp_path):
     await a_week_of_homework(bot)
     documents = await export(bot, "/export")
-    assert set(documents) == {"thought_records.csv", "nudges.csv", "wins.csv"}
+    assert set(documents) == {
+        "homework-coach.pdf", "thought_records.csv", "nudges.csv", "wins.csv"
+    }  # fmt: skip
+    pdf_text = "\n".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(documents["homework-coach.pdf"])).pages
+    )
+    assert "My CBT homework" in pdf_text and "Thought records finished: 2" in pdf_text
+    assert "hot thought" in pdf_text and "sad 80 → 40" in pdf_text
+    assert "Кухня" in pdf_text and "👩" in pdf_text  # Cyrillic and emoji survive
+    assert "Walk" in pdf_text and "skipped" in pdf_text
 
     wins = list(csv.reader(io.StringIO(documents["wins.csv"].decode("utf-8"))))
     assert wins[0] == ["logged_at", "win"]
@@ -133,3 +143,22 @@ async def test_export_sends_csv_files_that_round_trip(bot: BotHarness, db_url: s
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (out / "wins.csv").read_bytes() == documents["wins.csv"]
+
+
+async def test_the_weekly_summary_arrives_on_sunday_evening_and_can_be_paused(bot: BotHarness):
+    await a_week_of_homework(bot)  # ends Sunday 15 March, 20:00 London
+    bot.clock.current = datetime(2026, 3, 9, 6, 0, tzinfo=UTC)
+    await bot.say(ANA, "/remind summary sun 19:00", expect="Weekly summary")
+    bot.clock.current = datetime(2026, 3, 15, 19, 0, tzinfo=UTC)
+    await bot.settle()
+    [summary] = [m for m in bot.fake.messages(ANA) if (m.text or "").startswith("🗓 Your week")]
+    assert "Walks: 4 of 7 done (1 skipped, 2 missed)" in summary.text
+    assert "Thought records finished: 2" in summary.text and "fixed the leaky tap" in summary.text
+    assert "/export" in summary.text and summary.button_texts() == []
+
+    await bot.say(ANA, "/reminders", expect="Weekly summary")
+    await bot.tap(ANA, "⏸ Pause Weekly summary", expect="Paused")
+    bot.clock.current = datetime(2026, 3, 22, 19, 0, tzinfo=UTC)
+    await bot.settle()
+    summaries = [m for m in bot.fake.messages(ANA) if (m.text or "").startswith("🗓 Your week")]
+    assert len(summaries) == 1
