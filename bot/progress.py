@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 
@@ -70,10 +69,14 @@ class ProgressTurn(TurnBase):
         summary = progress.summarise(records, nudges, wins, zone, self.now)
         replies = [Reply(progress.describe(summary))]
         if not summary.empty:
-            png = await asyncio.to_thread(progress_chart.render, records, nudges, zone, self.now)
-            replies.append(
-                Reply(_say("chart_caption"), attachment=Attachment(png, "progress.png", "photo"))
+            now = self.now
+            chart = Attachment(
+                b"",
+                "progress.png",
+                "photo",
+                make=lambda: progress_chart.render(records, nudges, zone, now),
             )
+            replies.append(Reply(_say("chart_caption"), attachment=chart))
         return replies
 
     # ── /export ────────────────────────────────────────────────────────────────
@@ -81,9 +84,9 @@ class ProgressTurn(TurnBase):
     async def export(self, args: str) -> list[Reply]:
         digits = args.strip()
         days = int(digits) if digits.isdecimal() and 0 < int(digits) < 100_000 else None
-        files = await export_files(self, days)
+        files = await export_attachments(self, days)
         period = _say("export.days", days=days) if days else _say("export.all")
-        documents = [Reply(name, attachment=Attachment(data, name)) for name, data in files]
+        documents = [Reply(a.filename, attachment=a) for a in files]
         return [Reply(_say("export.lead", period=period)), *documents]
 
 
@@ -92,7 +95,12 @@ def _point(record: ThoughtRecord) -> progress.RecordPoint:
 
 
 async def export_files(turn: TurnBase, days: int | None) -> list[tuple[str, bytes]]:
-    """The export's files — a readable PDF and three CSVs — for /export and `coach export`."""
+    """The export's files — a readable PDF and three CSVs — for `coach export`."""
+    return [(a.filename, a.rendered().data) for a in await export_attachments(turn, days)]
+
+
+async def export_attachments(turn: TurnBase, days: int | None) -> list[Attachment]:
+    """The export as attachments; the PDF is drawn only after the transaction ends."""
     since = turn.now - timedelta(days=days) if days else None
     uid, zone = turn.user.id, turn.zone_name()
     records: list[ThoughtRecord] = await history.records_of(turn.session, uid, since)
@@ -122,13 +130,10 @@ async def export_files(turn: TurnBase, days: int | None) -> list[tuple[str, byte
         periods=(days or 365 * 100,),
     )
     period = _say("export.days", days=days) if days else _say("export.all")
-    pdf = await asyncio.to_thread(
-        pdf_export.render,
-        pdf_export.PdfInput(period, turn.now, zone, summary, record_rows, nudge_rows, win_rows),
-    )
+    data = pdf_export.PdfInput(period, turn.now, zone, summary, record_rows, nudge_rows, win_rows)
     return [
-        ("homework-coach.pdf", pdf),
-        ("thought_records.csv", export.thought_records_csv(record_rows, zone)),
-        ("nudges.csv", export.nudges_csv(nudge_rows, zone)),
-        ("wins.csv", export.wins_csv(win_rows, zone)),
+        Attachment(b"", "homework-coach.pdf", make=lambda: pdf_export.render(data)),
+        Attachment(export.thought_records_csv(record_rows, zone), "thought_records.csv"),
+        Attachment(export.nudges_csv(nudge_rows, zone), "nudges.csv"),
+        Attachment(export.wins_csv(win_rows, zone), "wins.csv"),
     ]

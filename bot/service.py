@@ -9,6 +9,7 @@ The work itself lives in the turn mixins: thought.py, homework.py, onboarding.py
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ BUTTON_COMMANDS = {
     "thought", "history", "timezone", "privacy", "reminders", "remind", "win", "progress",
     "export",
 }  # fmt: skip
+# Every value users.active_flow may hold (None aside): which dialogue plain text goes to.
+FLOW_NAMES = (THOUGHT, HOMEWORK, DELETE_ME, WIN, *ZONE_FLOWS)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,15 @@ class Incoming:
 class Response:
     replies: list[Reply] = field(default_factory=list)
     notice: str | None = None  # a short pop-up for a tapped button ("That button has expired.")
+
+
+async def _render_files(response: Response) -> Response:
+    """Draws charts and PDFs now that the transaction is over (off the event loop)."""
+    for index, reply in enumerate(response.replies):
+        if reply.attachment is not None and reply.attachment.make is not None:
+            done = await asyncio.to_thread(reply.attachment.rendered)
+            response.replies[index] = dataclasses.replace(reply, attachment=done)
+    return response
 
 
 def _kind(incoming: Incoming) -> str:
@@ -104,7 +116,7 @@ class CoachService:
             response = await turn.dispatch(incoming)  # the answer is stored where it belongs
             if crisis:
                 response = self._crisis(turn, user, response)
-        return response  # committed: safe to send
+        return await _render_files(response)  # committed: safe to send
 
     def _crisis(self, turn: _Turn, user: User, response: Response) -> Response:
         """Safety first: the resources replace whatever the flow would have asked next, and

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -15,11 +16,19 @@ class Button:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file sent with a reply: a picture shown inline, or a document to keep."""
+    """A file sent with a reply: a picture shown inline, or a document to keep.
+
+    `make` renders the bytes later (charts, PDFs): the service calls it after its transaction
+    has committed, in a worker thread, so slow drawing never holds the database.
+    """
 
     data: bytes
     filename: str
     kind: str = "document"  # "photo" or "document"
+    make: Callable[[], bytes] | None = None
+
+    def rendered(self) -> Attachment:
+        return self if self.make is None else replace(self, data=self.make(), make=None)
 
 
 @dataclass(frozen=True)
