@@ -47,12 +47,16 @@ def run_chat(tmp_path: Path, lines: list[str], *extra: str) -> subprocess.Comple
 def test_a_whole_record_in_the_terminal_survives_a_restart(tmp_path: Path):
     first = run_chat(tmp_path, ["/start", "Berlin", *RECORD])
     assert first.returncode == 0, first.stderr
+    key = tmp_path / "coach.key"  # no key configured: made beside the database, said once
+    assert f"created a data key at {key}" in first.stderr
+    assert key.stat().st_mode & 0o777 == 0o600
     assert "Your time zone is Europe/Berlin" in first.stdout
     assert "Step 4 of 9" in first.stdout
     assert "everything you wrote is saved" in first.stdout
 
     second = run_chat(tmp_path, ["/thought", "#1", *REST])
     assert second.returncode == 0, second.stderr
+    assert "created a data key" not in second.stderr
     assert "(step 4 of 9)" in second.stdout
     assert "Tuesday at work" in second.stdout  # the recap of earlier answers
     assert "frustrated 80 → 40 (−40)" in second.stdout

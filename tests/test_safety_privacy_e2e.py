@@ -15,7 +15,7 @@ from bot.service import CoachService, Incoming
 from bot.settings import Settings
 from storage import crypto, repo
 from storage.db import Database
-from storage.models import Draft, Invite, Nudge, Schedule, ThoughtRecord, User
+from storage.models import Draft, Invite, Nudge, Schedule, ThoughtRecord, User, Win
 from storage.rotation import encrypted_columns, rotate_all
 
 ANA, BEN, EVE = 4001, 4002, 4003
@@ -49,7 +49,7 @@ async def rows_for(db_url: str, telegram_id: int) -> dict[str, int]:
         if user is None:
             return {"users": 0}
         counts = {"users": 1}
-        for model in (Draft, ThoughtRecord, Schedule, Nudge):
+        for model in (Draft, ThoughtRecord, Schedule, Nudge, Win):
             query = select(func.count()).select_from(model).where(model.user_id == user.id)
             counts[model.__tablename__] = (await session.execute(query)).scalar_one()
         return counts
@@ -192,10 +192,13 @@ async def test_delete_me_erases_every_row_of_theirs_and_only_theirs(bot: BotHarn
         await say_all(bot, user, RECORD)
         await say_all(bot, user, RECORD[:3])
         await bot.say(user, "/remind compassion 09:00", expect="Next one")
+        await bot.say(user, "/win fixed the leaky tap", expect="Logged")
     bot.clock.current = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
     await bot.settle()
     before = await rows_for(db_url, ANA)
-    assert before == {"users": 1, "drafts": 1, "thought_records": 1, "schedules": 1, "nudges": 1}
+    assert before == {
+        "users": 1, "drafts": 1, "thought_records": 1, "schedules": 1, "nudges": 1, "wins": 1
+    }  # fmt: skip
 
     await bot.say(ANA, "/delete_me", expect="type DELETE")
     await bot.say(ANA, "delete", expect="Nothing was deleted")
