@@ -9,7 +9,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from bot.config import Config, ConfigError, load_config, require_token
+from bot.config import Config, ConfigError, load_config, require_token, require_webhook
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(_config_path(args.config))
         if args.command == "run":
             require_token(config)
+            require_webhook(config)
         lifetime = _lifetime(args.expires) if args.command == "invite" else None
     except ConfigError as exc:
         print(exc, file=sys.stderr)

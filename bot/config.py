@@ -24,13 +24,31 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "COACH_LOG_LEVEL": ("logging", "level"),
     "COACH_DATA_KEY": ("security", "data_key"),
 }
+WEBHOOK_SECRET_ENV = "COACH_WEBHOOK_SECRET"
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class WebhookConfig(_Section):
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    path: str = "/telegram"
+    public_url: str = ""  # https://coach.example.org — Telegram posts to public_url + path
+    secret_token: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,256}$")
+
+    @field_validator("path")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /, e.g. /telegram")
+        return value
+
+
 class TelegramConfig(_Section):
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: WebhookConfig = WebhookConfig()
     token: str = ""
     bot_username: str = ""  # for invite links (t.me/<bot_username>?start=CODE)
     base_url: str = "https://api.telegram.org/bot"
@@ -196,6 +214,12 @@ def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
         data = loaded or {}
         # A section whose keys are all commented out reads as null: it means "defaults".
         data = {key: ({} if value is None else value) for key, value in data.items()}
+    if env.get(WEBHOOK_SECRET_ENV):
+        telegram = data.setdefault("telegram", {})
+        if isinstance(telegram, dict):
+            webhook = telegram.setdefault("webhook", {})
+            if isinstance(webhook, dict):
+                webhook["secret_token"] = env[WEBHOOK_SECRET_ENV]
     for variable, (section, key) in ENV_OVERRIDES.items():
         if env.get(variable):
             block = data.setdefault(section, {})
@@ -221,3 +245,20 @@ def require_token(config: Config) -> str:
             "copy it again from BotFather"
         )
     return token
+
+
+def require_webhook(config: Config) -> None:
+    """Webhook mode needs an address Telegram can reach and a secret only it knows."""
+    hook = config.telegram.webhook
+    if config.telegram.mode != "webhook":
+        return
+    if not hook.public_url.startswith(("https://", "http://")):
+        raise ConfigError(
+            "config error: telegram.webhook.public_url is empty — set the https:// address "
+            "Telegram should post to (without the path), e.g. https://coach.example.org"
+        )
+    if len(hook.secret_token) < 16:
+        raise ConfigError(
+            "config error: telegram.webhook.secret_token is too short — set 16 or more letters, "
+            "digits, _ or - (or COACH_WEBHOOK_SECRET); requests without it are refused"
+        )

@@ -23,6 +23,7 @@ from bot.telegram_app import (
     schedule_nudges,
     stop_nudges,
 )
+from bot.webhook import WebhookServer
 from storage import crypto, migrate
 from storage.db import Database
 
@@ -93,21 +94,36 @@ async def serve(
             service.db, service.clock, TelegramSender(app.bot), service.settings.nudges
         )
         schedule_nudges(app, dispatcher, config.nudges.tick_seconds)
+        webhook: WebhookServer | None = None
         async with app:
             await announce_commands(app)
             await app.start()
-            assert app.updater is not None
-            await app.updater.start_polling(
-                poll_interval=0.0,
-                timeout=int(config.telegram.poll_timeout),
-                allowed_updates=Update.ALL_TYPES,
-            )
-            log.info("bot @%s is running (polling)", app.bot.username)
+            if config.telegram.mode == "webhook":
+                webhook = WebhookServer(app, config.telegram.webhook, service.db.healthy)
+                await webhook.start()
+                hook = config.telegram.webhook
+                await app.bot.set_webhook(
+                    url=hook.public_url.rstrip("/") + hook.path,
+                    secret_token=hook.secret_token,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+                log.info("bot @%s is running (webhook)", app.bot.username)
+            else:
+                assert app.updater is not None
+                await app.updater.start_polling(
+                    poll_interval=0.0,
+                    timeout=int(config.telegram.poll_timeout),
+                    allowed_updates=Update.ALL_TYPES,
+                )
+                log.info("bot @%s is running (polling)", app.bot.username)
+            asyncio.create_task(service.warm_up())  # noqa: RUF006 - best effort, may be dropped
             if started is not None:
                 started.set_result(dispatcher)
-            asyncio.create_task(service.warm_up())  # noqa: RUF006 - best effort, may be dropped
             await stop.wait()
-            log.info("stopping")
+            log.info("stopping: finishing updates and sends in flight")
+            if webhook is not None:
+                await webhook.stop()  # the webhook stays registered: Telegram keeps updates
+            elif app.updater is not None:
+                await app.updater.stop()
             await stop_nudges(app)
-            await app.updater.stop()
             await app.stop()

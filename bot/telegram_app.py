@@ -83,7 +83,7 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
 def build_application(config: Config, service: CoachService) -> Application:
     tg = config.telegram
-    app = (
+    builder = (
         Application.builder()
         .token(require_token(config))
         .base_url(tg.base_url)
@@ -92,8 +92,10 @@ def build_application(config: Config, service: CoachService) -> Application:
         # A second connection lets the final getUpdates that confirms handled updates go out
         # while the cancelled long poll still holds the first; otherwise they come again.
         .get_updates_connection_pool_size(2)
-        .build()
     )
+    if tg.mode == "webhook":
+        builder = builder.updater(None)  # updates arrive through bot.webhook instead
+    app = builder.build()
     app.bot_data["service"] = service
     app.add_handler(TypeHandler(Update, _on_update))
     app.add_error_handler(_on_error)

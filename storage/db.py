@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -69,6 +69,15 @@ class Database:
         turn: AbstractAsyncContextManager[object] = self._sqlite_turn or nullcontext()
         async with turn, self._sessions() as session, session.begin():
             yield session
+
+    async def healthy(self) -> bool:
+        """True when a query goes through (for /healthz and `coach check`)."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -12,6 +12,7 @@ and the ``wait_*`` helpers re-check their predicate on each bump until a timeout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import html
 import itertools
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import aiohttp
 from aiohttp import web
 
 JSONDict = dict[str, Any]
@@ -169,6 +171,10 @@ class FakeBotAPI:
         # Exceptions raised by the fake itself (bugs); tests may assert this stays empty.
         self.server_errors: list[BaseException] = []
         self.webhook_url: str = ""
+        self.webhook_secret: str = ""
+        self.webhook_deliveries = 0  # updates the bot's webhook accepted with 200
+        self.webhook_refusals: list[int] = []  # statuses of deliveries it refused
+        self._webhook_task: asyncio.Task[None] | None = None
 
         self._runner: web.AppRunner | None = None
         self._stopping = False
@@ -231,6 +237,11 @@ class FakeBotAPI:
         """Release pending long polls at once, then shut the server down (idempotent)."""
         self._stopping = True
         self._bump()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
+            self._webhook_task = None
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -690,15 +701,47 @@ class FakeBotAPI:
 
     async def _delete_webhook(self, params: JSONDict) -> bool:
         self.webhook_url = ""
+        self._bump()
         if params.get("drop_pending_updates"):
             self._updates.clear()
         return True
 
     async def _set_webhook(self, params: JSONDict) -> bool:
         self.webhook_url = str(params.get("url") or "")
+        self.webhook_secret = str(params.get("secret_token") or "")
         if params.get("drop_pending_updates"):
             self._updates.clear()
+        if self.webhook_url and (self._webhook_task is None or self._webhook_task.done()):
+            self._webhook_task = asyncio.create_task(self._deliver_to_webhook())
+        self._bump()
         return True
+
+    async def _deliver_to_webhook(self) -> None:
+        """Like Telegram: POST each pending update, in order, to the webhook with the secret
+        header; an update leaves the queue only when the bot answered 200."""
+        async with aiohttp.ClientSession() as http:
+            while self.webhook_url and not self._stopping:
+                if not self._updates:
+                    await self._wait_for(
+                        lambda: bool(self._updates) or not self.webhook_url or self._stopping,
+                        3600,
+                    )
+                    continue
+                update = self._updates[0]
+                headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret}
+                try:
+                    async with http.post(self.webhook_url, json=update, headers=headers) as reply:
+                        status = reply.status
+                except aiohttp.ClientError:
+                    status = 0
+                if status == 200:
+                    if self._updates and self._updates[0] is update:
+                        self._updates.pop(0)
+                    self.webhook_deliveries += 1
+                    self._bump()
+                else:
+                    self.webhook_refusals.append(status)
+                    await self._wait_for(lambda: False, 0.05)  # Telegram backs off, briefly here
 
     async def _get_webhook_info(self, params: JSONDict) -> JSONDict:
         return {
