@@ -249,6 +249,10 @@ class Dispatcher:
                 return
             await asyncio.gather(*(self._deliver(item, report) for item in batch))
 
+    async def _release(self, item: _Outgoing) -> None:
+        async with self.db.transaction() as session:
+            await store.release(session, item.nudge_id)
+
     async def _weekly_summary(self, item: _Outgoing, now: datetime) -> Reply:
         async with self.db.transaction() as session:
             user = await session.get(User, item.user_id)
@@ -257,6 +261,9 @@ class Dispatcher:
             return Reply(await weekly_summary_text(session, user, now, zone))
 
     async def _deliver(self, item: _Outgoing, report: TickReport) -> None:
+        if self._stopping:  # shutting down: hand the claim back untouched for the next start
+            await self._release(item)
+            return
         now = self.clock.now()
         if now - item.send_at > self.settings.grace:  # kept failing past the grace window
             async with self.db.transaction() as session:
@@ -274,6 +281,9 @@ class Dispatcher:
                 item.kind, item.content_key, item.person, item.nudge_id, snooze_minutes
             )
         async with self._limiter:
+            if self._stopping:
+                await self._release(item)
+                return
             delivery = await self.sender.send(item.chat_id, reply)
         now = self.clock.now()
         async with self.db.transaction() as session:

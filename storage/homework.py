@@ -160,5 +160,10 @@ async def retry_later(session: AsyncSession, nudge_id: int, at: datetime) -> Non
     )
 
 
+async def release(session: AsyncSession, nudge_id: int) -> None:
+    """Gives a claimed, unsent nudge back to the queue (a process stopping mid-fan-out)."""
+    await session.execute(update(Nudge).where(Nudge.id == nudge_id).values(claimed_at=None))
+
+
 async def block_user(session: AsyncSession, user_id: int, now: datetime) -> None:
     await session.execute(update(User).where(User.id == user_id).values(blocked_at=now))
