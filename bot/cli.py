@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     create = invite_sub.add_parser("create", help="make a code and print its t.me link")
     create.add_argument("--uses", type=int, default=1, help="how many people it admits (0: any)")
     create.add_argument("--expires", default="14d", help="lifetime like 7d, 12h, 30m (0: never)")
+    check = sub.add_parser("check", help="validate config, database connection and migrations")
     exporter = sub.add_parser("export", help="write one client's data as files, for them")
     exporter.add_argument("--user", type=int, required=True, help="their Telegram user id")
     exporter.add_argument("--out", required=True, help="folder to write the files into")
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_sub.add_parser("new", help="print a new key (put it first in COACH_DATA_KEY)")
     rotate = keys_sub.add_parser("rotate", help="re-encrypt everything with the first key")
-    for command in (run, chat, upgrade, create, rotate, exporter):
+    for command in (run, chat, upgrade, create, rotate, exporter, check):
         command.add_argument(
             "--config", help="YAML config file (default: ./config.yaml if present, else defaults)"
         )
@@ -139,6 +140,44 @@ def _write_export(files: list[tuple[str, bytes]] | None, telegram_id: int, out: 
     return 0
 
 
+async def _check(config: Config) -> int:
+    """Says what it finds, line by line; exit 0 only when the bot could start and serve."""
+    from sqlalchemy.engine import make_url
+
+    from bot.runner import key_file_path
+    from storage import migrate
+    from storage.db import Database
+
+    problems = 0
+    url = make_url(config.database.url)
+    print(f"config: ok (mode {config.telegram.mode}, access {config.access.mode})")
+    print(f"telegram token: {'set' if config.telegram.token else 'NOT SET (coach run needs it)'}")
+    problems += not config.telegram.token
+    if config.telegram.mode == "webhook":
+        hook = config.telegram.webhook
+        print(f"webhook: {hook.public_url}{hook.path} (listening on {hook.listen}:{hook.port})")
+    db = Database(config.database.url)
+    try:
+        if await db.healthy():
+            print(f"database: reachable ({url.render_as_string(hide_password=True)})")
+            current, head = await migrate.current(db), migrate.head()
+            state = "up to date" if current == head else f"at {current}, newest is {head}"
+            print(f"migrations: {state}{'' if current == head else ' (coach db upgrade)'}")
+            problems += current != head
+        else:
+            print(f"database: NOT REACHABLE ({url.render_as_string(hide_password=True)})")
+            problems += 1
+    finally:
+        await db.dispose()
+    if config.security.data_key:
+        print("data key: from config / COACH_DATA_KEY")
+    else:
+        path = key_file_path(config)
+        print(f"data key: file {path} ({'present' if path.exists() else 'made on first start'})")
+    print("all good" if not problems else f"{problems} problem(s) found")
+    return 1 if problems else 0
+
+
 async def _rotate(config: Config) -> None:
     from bot.runner import setup_encryption
     from storage.db import Database
@@ -184,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_invite(config, args.uses, lifetime))
         elif args.command == "keys":
             asyncio.run(_rotate(config))
+        elif args.command == "check":
+            return asyncio.run(_check(config))
         elif args.command == "export":
             files = asyncio.run(_export(config, args.user, args.days))
             return _write_export(files, args.user, Path(args.out))

@@ -159,3 +159,26 @@ async def test_the_terminal_gets_its_own_nudges_and_answers_them(db_url, clock):
         assert "[#1 ✅ Done]" in out.getvalue()
         await chat.handle_line("#1")
         assert "Thank you for taking that moment for yourself" in out.getvalue()
+
+
+def test_check_reports_what_it_finds(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
+    env["COACH_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    env["COACH_TELEGRAM_TOKEN"] = "123:abc"
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", "check"],
+            capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env,
+        )  # fmt: skip
+
+    before = check()
+    assert before.returncode == 1 and "migrations: at None" in before.stdout
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "db", "upgrade"],
+        capture_output=True, timeout=60, check=True, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    after = check()
+    assert after.returncode == 0, after.stdout
+    assert "database: reachable" in after.stdout and "migrations: up to date" in after.stdout
+    assert "all good" in after.stdout
