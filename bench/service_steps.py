@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.clock import SystemClock
 from bot.service import CoachService, Incoming
-from storage import migrate
+from storage import crypto, migrate
 from storage.db import Database
 
 ANSWERS = [
@@ -42,6 +42,7 @@ async def one_client(service: CoachService, user_id: int, latencies: list[float]
 
 
 async def run(url: str, users: int, concurrency: int) -> dict[str, float]:
+    crypto.configure([crypto.generate_key()])  # answers are encrypted, as in production
     db = Database(url)
     await migrate.upgrade(db)
     service = CoachService(db, SystemClock())
