@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from bot.dispatcher import plan, quiet_of
 from bot.turn import TurnBase, help_reply
 from flows import homework as hw
+from flows.parsing import parse_id
 from flows.replies import Reply
 from flows.schedule import after_quiet, describe_days, parse_quiet, parse_time
 from storage import homework as store
@@ -218,10 +219,11 @@ class HomeworkTurn(TurnBase):
         """Handles N:, F:, R:, K:, P:, S: buttons; None means expired or not ours."""
         prefix, _, rest = data.partition(":")
         first, _, second = rest.partition(":")
-        if prefix == "N" and first.isdecimal() and second in ("d", "z", "s"):
-            return await self._nudge_button(int(first), second)
-        if prefix == "F" and first.isdecimal():
-            return await self._follow_up(int(first), second)
+        nudge_id = parse_id(first)
+        if prefix == "N" and nudge_id is not None and second in ("d", "z", "s"):
+            return await self._nudge_button(nudge_id, second)
+        if prefix == "F" and nudge_id is not None:
+            return await self._follow_up(nudge_id, second)
         if prefix == "R":
             return await self._reminder_button(first, second)
         if prefix == "K" and first in hw.KINDS:
@@ -274,9 +276,10 @@ class HomeworkTurn(TurnBase):
         nudge = await store.nudge_of(self.session, self.user.id, nudge_id)
         if nudge is None:
             return None
-        if nudge.status != store.OPEN or nudge.expires_at <= self.now:
-            status = hw.text(f"status_words.{nudge.status}") if nudge.status != "sent" else "missed"
-            return [Reply(hw.text("replies.already", status=status))]
+        if nudge.status not in store.ANSWERABLE or nudge.expires_at <= self.now:
+            status = "missed" if nudge.status in store.ANSWERABLE else nudge.status
+            words = hw.text(f"status_words.{status}")
+            return [Reply(hw.text("replies.already", status=words))]
         answer: hw.Answer = {"d": "done", "z": "later", "s": "skip"}[action]  # type: ignore[assignment]
         return await self._answer(nudge, answer)
 

@@ -54,6 +54,7 @@ class Incoming:
     choice: str | None = None
     location: tuple[float, float] | None = None
     non_text: bool = False
+    caption: str | None = None  # a photo's or file's caption: read for safety, not as an answer
 
 
 @dataclass
@@ -102,7 +103,8 @@ class CoachService:
 
     async def handle(self, incoming: Incoming) -> Response:
         now = self.clock.now()
-        crisis = self.settings.detector.is_crisis(incoming.text)  # before anything else
+        # Before anything else, on whatever text came with it.
+        crisis = self.settings.detector.is_crisis(incoming.text or incoming.caption)
         async with self.db.transaction() as session:
             if not await self._admitted(session, incoming, now):
                 # A stranger in a closed mode: nothing of theirs is written or logged.

@@ -187,7 +187,7 @@ def to_incoming(update: Update) -> Incoming | None:
         return Incoming(user_id, text=message.text)
     if message.location is not None:
         return Incoming(user_id, location=(message.location.latitude, message.location.longitude))
-    return Incoming(user_id, non_text=True)
+    return Incoming(user_id, non_text=True, caption=message.caption)
 
 
 async def _on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -64,4 +64,5 @@ class TurnBase:
         row = await self.draft_row(flow)
         if row is not None:
             await self.session.delete(row)
+            await self.session.flush()  # gone now: a new draft of this flow may follow
         self._drafts[flow] = None

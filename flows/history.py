@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flows.content import load
+from flows.parsing import parse_id
 from flows.replies import Button, Reply, shorten
 
 PAGE_SIZE = 5
@@ -57,6 +58,7 @@ def parse_choice(data: str) -> tuple[str, int] | None:
     parts = data.split(":")
     if len(parts) != 3 or parts[0] != PREFIX or parts[1] not in ("r", "p"):
         return None
-    if not parts[2].isdecimal() or len(parts[2]) > 12:
-        return None
-    return parts[1], int(parts[2])
+    if parts[1] == "p" and parts[2] == "0":
+        return "p", 0
+    value = parse_id(parts[2])
+    return None if value is None else (parts[1], value)

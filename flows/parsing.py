@@ -23,6 +23,17 @@ class IntensityError:
     kind: str
 
 
+MAX_ID = 2**31 - 1  # database ids are 32-bit integers; anything larger is forged
+
+
+def parse_id(text: str) -> int | None:
+    """A row id from button data: decimal digits only, within the database's range."""
+    if not text.isdecimal() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def normalise(text: str) -> str:
     """Lower-cased, single-spaced text for matching short command-like words."""
     return " ".join(text.lower().split())

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Nudge, Schedule, User
 
 OPEN = "sent"
+# A nudge can be answered once it has been sent, also while a snooze waits to send it again.
+ANSWERABLE = ("sent", "queued")
 
 
 async def schedules_of(session: AsyncSession, user_id: int) -> list[Schedule]:
@@ -108,7 +110,12 @@ async def open_nudges(session: AsyncSession, user_id: int, now: datetime) -> lis
     """Nudges waiting for an answer, most recently sent first."""
     query = (
         select(Nudge)
-        .where(Nudge.user_id == user_id, Nudge.status == OPEN, Nudge.expires_at > now)
+        .where(
+            Nudge.user_id == user_id,
+            Nudge.status.in_(ANSWERABLE),
+            Nudge.sent_at.is_not(None),  # queued but never sent: nothing to answer yet
+            Nudge.expires_at > now,
+        )
         .order_by(Nudge.sent_at.desc(), Nudge.id.desc())
     )
     return list((await session.execute(query)).scalars())
@@ -147,9 +154,13 @@ async def finish_send(
     session: AsyncSession, nudge_id: int, *, status: str, now: datetime, message_ref: int | None
 ) -> None:
     values: dict[str, object] = {"status": status, "claimed_at": None}
-    if status == OPEN:
+    if status in (OPEN, "done"):
         values.update(sent_at=now, message_ref=message_ref)
-    await session.execute(update(Nudge).where(Nudge.id == nudge_id).values(**values))
+    # Only a nudge still waiting to go out: one answered meanwhile (done early from an old
+    # message, say) keeps its answer.
+    await session.execute(
+        update(Nudge).where(Nudge.id == nudge_id, Nudge.status == "queued").values(**values)
+    )
 
 
 async def retry_later(session: AsyncSession, nudge_id: int, at: datetime) -> None:

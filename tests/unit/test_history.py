@@ -113,12 +113,13 @@ def test_long_hot_thoughts_are_shortened_on_their_button():
 
 
 def test_button_data_fits_telegram_and_reads_back():
-    reply = listing(entries(5, first_id=10**11), 10**6, 10**8)
+    reply = listing(entries(5, first_id=2**31 - 10), 10**6, 10**8)
     for row in reply.buttons:
         for button in row:
             assert len(button.data.encode()) <= 64
             assert parse_choice(button.data) is not None
-    assert parse_choice("H:r:100000000000") == ("r", 10**11)
+    assert parse_choice("H:r:2147483647") == ("r", 2**31 - 1)  # the largest database id
+    assert parse_choice("H:r:2147483648") is None  # larger ids can only be forged
 
 
 @pytest.mark.parametrize(
