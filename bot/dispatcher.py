@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -119,6 +120,32 @@ async def weekly_summary_text(session: AsyncSession, user: User, now: datetime, 
     return progress.weekly(summary)
 
 
+class _Recorder:
+    """Writes send results in small groups: a fan-out commits once per GROUP sends instead of
+    once per send. If the process dies, at most one group of sent nudges is unrecorded — those
+    go out again once their claim's lease runs out (the at-least-once window)."""
+
+    GROUP = 25
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._pending: list[Callable[[AsyncSession], Awaitable[None]]] = []
+        self._lock = asyncio.Lock()
+
+    async def add(self, write: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        self._pending.append(write)
+        if len(self._pending) >= self.GROUP:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            writes, self._pending = self._pending, []
+            if writes:
+                async with self.db.transaction() as session:
+                    for write in writes:
+                        await write(session)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -135,6 +162,7 @@ class Dispatcher:
         self.settings = settings
         self.only_user = only_user  # `coach chat` sends only its own user's nudges
         self._limiter = AsyncLimiter(settings.max_per_second, 1)
+        self._recorder = _Recorder(db)
         self._running = asyncio.Lock()
         self._hold_until: datetime | None = None  # after a 429, everyone waits
         self._stopping = False
@@ -188,6 +216,8 @@ class Dispatcher:
     async def _create_due(self, session: AsyncSession, now: datetime, report: TickReport) -> None:
         s = self.settings
         claimed = await store.claim_due_schedules(session, now, s.batch, self.only_user)
+        all_counts = await store.content_counts_many(session, [u.id for _, u in claimed])
+        rows: list[dict[str, object]] = []
         for schedule, user in claimed:
             zone = user.timezone or s.default_timezone
             quiet = quiet_of(user)
@@ -198,36 +228,37 @@ class Dispatcher:
                     schedule.days, at, zone, now - CATCH_UP_LIMIT
                 )
                 schedule.next_send_at = after_quiet(schedule.next_due_at, zone, quiet)
-            counts = await store.content_counts(session, user.id, schedule.kind)
+            counts = all_counts.setdefault((user.id, schedule.kind), {})
             while schedule.next_send_at is not None and schedule.next_send_at <= now:
                 due, send_at = schedule.next_due_at, schedule.next_send_at
                 following = next_occurrence(schedule.days, at, zone, due)
                 paused = user.paused_until is not None and user.paused_until > due
                 if not paused:
-                    late = now - send_at > s.grace
                     key = homework.pick_key(schedule.kind, counts, user.id)
                     counts[key] = counts.get(key, 0) + 1
-                    created = await store.add_nudge(
-                        session,
-                        user_id=user.id,
-                        schedule_id=schedule.id,
-                        kind=schedule.kind,
-                        content_key=key,
-                        person=schedule.person,
-                        status="missed" if late else "queued",
-                        due_at=due,
-                        send_at=send_at,
-                        expires_at=max(
-                            min(following, due + s.missed_after), send_at + timedelta(hours=1)
-                        ),
-                        attempts=0,
-                        snoozes=0,
+                    rows.append(
+                        {
+                            "user_id": user.id,
+                            "schedule_id": schedule.id,
+                            "kind": schedule.kind,
+                            "content_key": key,
+                            "person": schedule.person,
+                            "status": "missed" if now - send_at > s.grace else "queued",
+                            "due_at": due,
+                            "send_at": send_at,
+                            "expires_at": max(
+                                min(following, due + s.missed_after),
+                                send_at + timedelta(hours=1),
+                            ),
+                            "attempts": 0,
+                            "snoozes": 0,
+                        }
                     )
-                    if created is not None:
-                        report.created += 1
-                        report.missed += int(late)
                 schedule.next_due_at = following
                 schedule.next_send_at = after_quiet(following, zone, quiet)
+        statuses = await store.add_nudges(session, rows)
+        report.created += len(statuses)
+        report.missed += statuses.count("missed")
 
     async def _send_queued(self, report: TickReport) -> None:
         while not self._stopping:
@@ -247,7 +278,10 @@ class Dispatcher:
                 ]  # fmt: skip
             if not batch:
                 return
-            await asyncio.gather(*(self._deliver(item, report) for item in batch))
+            try:
+                await asyncio.gather(*(self._deliver(item, report) for item in batch))
+            finally:
+                await self._recorder.flush()
 
     async def _release(self, item: _Outgoing) -> None:
         async with self.db.transaction() as session:
@@ -286,15 +320,19 @@ class Dispatcher:
                 return
             delivery = await self.sender.send(item.chat_id, reply)
         now = self.clock.now()
-        async with self.db.transaction() as session:
-            if delivery.ok:
-                # A summary asks for nothing: it is done once delivered.
-                status = "done" if item.kind == homework.SUMMARY else "sent"
-                await store.finish_send(
-                    session, item.nudge_id, status=status, now=now, message_ref=delivery.message_ref
+        if delivery.ok:
+            # A summary asks for nothing: it is done once delivered.
+            status = "done" if item.kind == homework.SUMMARY else "sent"
+            ref, nudge_id = delivery.message_ref, item.nudge_id
+            await self._recorder.add(
+                lambda session: store.finish_send(
+                    session, nudge_id, status=status, now=now, message_ref=ref
                 )
-                report.sent += 1
-            elif delivery.blocked:
+            )
+            report.sent += 1
+            return
+        async with self.db.transaction() as session:
+            if delivery.blocked:
                 # The user's row first, as the service locks it: no lock-order deadlock.
                 await store.block_user(session, item.user_id, now)
                 await store.finish_send(

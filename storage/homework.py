@@ -47,26 +47,33 @@ async def claim_due_schedules(
     return [(s, u) for s, u in (await session.execute(query)).all()]
 
 
-async def add_nudge(session: AsyncSession, **values: object) -> int | None:
-    """Inserts an occurrence; None if (schedule_id, due_at) already exists (another process
-    got there first), so an occurrence can never become two nudges."""
+async def add_nudges(session: AsyncSession, rows: list[dict[str, object]]) -> list[str]:
+    """Inserts occurrences in one statement; returns the statuses of those really inserted
+    (an occurrence another process already created is skipped by the unique key)."""
+    if not rows:
+        return []
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     statement = (
         insert(Nudge)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=["schedule_id", "due_at"])
-        .returning(Nudge.id)
+        .returning(Nudge.status)
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return list((await session.execute(statement, rows)).scalars())
 
 
-async def content_counts(session: AsyncSession, user_id: int, kind: str) -> dict[str, int]:
+async def content_counts_many(
+    session: AsyncSession, user_ids: list[int]
+) -> dict[tuple[int, str], dict[str, int]]:
+    """How often each person has had each exercise, for many people in one query."""
     query = (
-        select(Nudge.content_key, func.count())
-        .where(Nudge.user_id == user_id, Nudge.kind == kind)
-        .group_by(Nudge.content_key)
+        select(Nudge.user_id, Nudge.kind, Nudge.content_key, func.count())
+        .where(Nudge.user_id.in_(user_ids))
+        .group_by(Nudge.user_id, Nudge.kind, Nudge.content_key)
     )
-    return {key: int(count) for key, count in (await session.execute(query)).all()}
+    counts: dict[tuple[int, str], dict[str, int]] = {}
+    for user_id, kind, key, count in (await session.execute(query)).all():
+        counts.setdefault((user_id, kind), {})[key] = int(count)
+    return counts
 
 
 async def claim_sendable(

@@ -210,5 +210,7 @@ async def bot(fake: FakeBotAPI, db_url: str, clock: FakeClock, caplog) -> AsyncI
     await harness.start()
     yield harness
     await harness.stop()
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # Every phase: caplog.records alone holds only the teardown's.
+    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
+    errors = [r for r in records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage()[:200] for r in errors]

@@ -5,8 +5,9 @@ real Application, the fake Bot API and the real database must stay sound through
 After each example, once every update has been handled:
 1. nothing reached the error handler: no ERROR log, no "something went wrong" message, and
    every inline button the bot sent is one Telegram would accept;
-2. every private message got a reply, every tap got its answerCallbackQuery and something to
-   see, group commands got the "private chats only" note, and ignored updates stayed quiet;
+2. every private message got a reply (crisis language: the safety resources among them), every
+   tap got its answerCallbackQuery and something to see, group commands got the "private
+   chats only" note, and ignored updates stayed quiet;
 3. the database is consistent (drafts, records, reminders, nudges).
 
 Updates are pushed without waiting, so one person's updates queue up behind each other while
@@ -21,6 +22,7 @@ import asyncio
 import itertools
 import json
 import logging
+import os
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Callable
@@ -31,29 +33,36 @@ from typing import Any
 import pytest
 from conftest import BotHarness
 from fakebot import BOT_USER, FakeBotAPI, SentMessage, utf16_len
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import event as tally
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-import bot.runner
+from bot import runner
 from bot.homework import HomeworkState
 from bot.service import FLOW_NAMES
 from flows import thought_record as tr
 from flows.content import load
-from flows.homework import KINDS
+from flows.homework import text as hw_text
+from flows.safety import Detector, crisis_reply
 from storage.db import Database
 from storage.models import Draft, Nudge, Schedule, ThoughtRecord, User
 
 ERROR_TEXT = str(load("messages")["error"])
+DETECTOR = Detector()  # the bot's, with no extra phrases configured
+CRISIS_REPLY = crisis_reply()
 PRIVATE_ONLY = str(load("messages")["groups_only_private"]).split("{", 1)[0]
 NUDGE_STATUSES = {"queued", "sent", "done", "skipped", "missed", "failed"}
 TRAP_KEYS = {t["key"] for t in load("thought_record")["traps"]}
+REMINDER_KINDS = set(load("homework")["kinds"])
+OWN_FRAME = re.compile(r'File ".*/(?:bot|flows|storage)/\w+\.py", line \d+, in \w+')
 HH_MM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 NEXT_ID = itertools.count(7_000_000_001)  # fresh Telegram ids (beyond 32 bits, as today's are)
 NEXT_RAW_ID = itertools.count(1)
+PHASES = [p for p in Phase if os.environ.get("COACH_FUZZ_SHRINK") or p is not Phase.shrink]
 
 
 # ── what people send ───────────────────────────────────────────────────────────
@@ -63,7 +72,7 @@ FRAGMENTS = [
     *ZERO_WIDTH,
     "\u202e",  # right-to-left override
     "\u202d\u200f\u200e\u061c",
-    "\x01\x07\x08\x1b\x7f\x85\x9f",  # control characters (Telegram never delivers NUL)
+    "\x01\x07\x08\x1b\x7f\x85\x9f",  # control characters (not NUL: see `characters`)
     "\r\n",
     "\t",
     "\u00a0\u2028\u2029\u3000",
@@ -79,6 +88,7 @@ FRAGMENTS = [
     "done",
     "sad 80",
 ]
+# No lone surrogates (JSON cannot carry them) and no NUL (no sign that Telegram delivers it).
 characters = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 free_text = st.lists(
     st.one_of(characters, st.sampled_from(FRAGMENTS)), min_size=1, max_size=30
@@ -170,6 +180,7 @@ REMIND_ARGS = [
     "walk funday 08:00",
     "call sun 18:00 " + "Mum" * 40,
 ]
+QUIET_OFF = ("off", "none", "no")  # what turns quiet hours off (see the regression test)
 QUIET_ARGS = ["", "off", "none", "22:00-07:00", "22-7", "23:30-06:00", "07:00-22:00", "25:00-01:00"]
 ZONE_ARGS = [
     "",
@@ -210,6 +221,9 @@ FIXED_COMMANDS = [
     "/unknown",
     "/start@other_bot",
     "/settings",
+    "/win",
+    "/progress",
+    "/export",
 ]
 commands = st.one_of(
     st.sampled_from(FIXED_COMMANDS),
@@ -255,6 +269,9 @@ FORGED = [
     "H:r:0",
     "H:p:999999999999",
     "H:r:-1",
+    "H:r:2147483647",
+    "N:2147483647:d",
+    "F:2147483647:better",
     "N:1:d",
     "N:1:z",
     "N:0:s",
@@ -280,6 +297,8 @@ FORGED = [
     "C:history",
     "C:thought",
     "C:delete_me",
+    "C:win",
+    "C:export",
     "C:start",
     "C:",
     ":",
@@ -358,7 +377,7 @@ class Other:
     """An update the bot should ignore or answer briefly."""
 
     user: int
-    kind: str  # edited | channel | group | group_sticker | inline | blocked | unblocked
+    kind: str  # edited | channel | group | group_sticker | inline | blocked
     text: str
 
 
@@ -369,7 +388,15 @@ class Later:
     minutes: int
 
 
-Step = Say | Script | Media | Tap | Forge | Mutate | Other | Later
+@dataclass(frozen=True)
+class Due:
+    """Time passes until the next reminder of these people may go out, and then some (more
+    than the grace period makes it missed)."""
+
+    minutes: int
+
+
+Step = Say | Script | Media | Tap | Forge | Mutate | Other | Later | Due
 
 
 def steps(users: int) -> st.SearchStrategy[Step]:
@@ -384,13 +411,14 @@ def steps(users: int) -> st.SearchStrategy[Step]:
     )
     forged = st.one_of(st.sampled_from(FORGED), free_text.map(callback_data))
     other_kinds = ["edited", "channel", "group", "group", "group_sticker", "inline", "blocked"]
+    said = st.builds(Say, who, st.one_of(commands, commands, texts))
     return st.one_of(
-        st.builds(Say, who, commands),
-        st.builds(Say, who, commands),
-        st.builds(Say, who, texts),
-        st.builds(Say, who, texts),
+        said,
+        said,
+        said,
+        said,
         st.builds(Script, who, st.sampled_from(sorted(SCRIPTS))),
-        st.builds(Tap, who, st.booleans() | st.just(True), index, index),
+        st.builds(Tap, who, st.booleans(), index, index),
         st.builds(Tap, who, st.just(True), index, index),
         st.builds(Tap, who, st.just(True), index, index),
         st.builds(Forge, who, forged, st.one_of(st.none(), index)),
@@ -404,6 +432,8 @@ def steps(users: int) -> st.SearchStrategy[Step]:
                 st.integers(1, 14 * 24 * 60),
             ),
         ),
+        st.builds(Due, st.one_of(st.just(0), st.integers(0, 180))),
+        st.builds(Due, st.one_of(st.just(0), st.integers(0, 180))),
     )
 
 
@@ -425,6 +455,13 @@ scenarios = st.integers(3, 5).flatmap(
 
 
 # ── watching the bot ───────────────────────────────────────────────────────────
+
+
+def where(record: logging.LogRecord) -> str:
+    """A log record's first line and the project's own frames of any traceback in it."""
+    first, *rest = record.getMessage().splitlines()
+    ours = [line.strip() for line in rest if OWN_FRAME.search(line)]
+    return " ← ".join([f"{record.levelname} {record.name}: {first}", *reversed(ours)])
 
 
 def is_nudge(message: SentMessage) -> bool:
@@ -483,14 +520,14 @@ class Observer:
 def observer(monkeypatch: pytest.MonkeyPatch) -> Observer:
     """Must be set up before `bot`: hooks the Application the runner builds."""
     watcher = Observer()
-    build = bot.runner.build_application
+    build = runner.build_application
 
     def build_and_watch(*args: Any, **kwargs: Any) -> Application:
         app = build(*args, **kwargs)
         watcher.attach(app)
         return app
 
-    monkeypatch.setattr(bot.runner, "build_application", build_and_watch)
+    monkeypatch.setattr(runner, "build_application", build_and_watch)
     return watcher
 
 
@@ -503,6 +540,7 @@ class Sent:
     expect: str  # reply | tap | group_reply | quiet
     chat: int
     data: str = ""
+    crisis: bool = False  # crisis language: the safety reply must be among the replies
 
 
 @dataclass
@@ -552,6 +590,7 @@ class Fuzzer:
                 uid = run.users[u]
                 text = as_delivered(text)
                 self.push(run, uid, "reply", uid, lambda: self.fake.send_text(uid, text))
+                run.sent[-1].crisis = DETECTOR.is_crisis(text)
             case Script(user=u, name=name):
                 for line in SCRIPTS[name]:
                     await self.perform(run, Say(u, line))
@@ -576,6 +615,12 @@ class Fuzzer:
                 await self.idle(run)
                 self.bot.clock.advance(timedelta(minutes=minutes))
                 await self.bot.settle()
+            case Due(minutes=minutes):
+                await self.idle(run)
+                due = await self.next_send(run)
+                if due is not None and due > self.bot.clock.now():
+                    self.bot.clock.current = due + timedelta(minutes=minutes)
+                    await self.bot.settle()
 
     async def media(self, run: Run, uid: int, step: Media, caption: str | None) -> None:
         chat = self.private_chat(uid)
@@ -689,6 +734,19 @@ class Fuzzer:
             }
         self.push(run, uid, "quiet", uid, lambda: self.fake.push_update(update))
 
+    async def next_send(self, run: Run) -> datetime | None:
+        """When the next reminder or snoozed nudge of these people may go out."""
+        mine = select(User.id).where(User.telegram_id.in_(run.users))
+        async with self.db.transaction() as session:
+            schedules = select(func.min(Schedule.next_send_at)).where(
+                Schedule.active.is_(True), Schedule.user_id.in_(mine)
+            )
+            snoozed = select(func.min(Nudge.send_at)).where(
+                Nudge.status == "queued", Nudge.user_id.in_(mine)
+            )
+            times = [(await session.execute(q)).scalar() for q in (schedules, snoozed)]
+        return min((t for t in times if t is not None), default=None)
+
     async def idle(self, run: Run) -> None:
         await self.observer.wait([s.update_id for s in run.sent])
 
@@ -711,6 +769,10 @@ class Fuzzer:
             label += f", data {sent.data!r})" if sent.data else ")"
             if sent.expect == "reply" and new < 1:
                 problems.append(f"{label}: no reply")
+            if sent.crisis:
+                replies = [m for m in self.fake.messages(sent.chat) if not is_nudge(m)]
+                if CRISIS_REPLY not in [m.text for m in replies[then.replies : now.replies]]:
+                    problems.append(f"{label}: crisis language without the safety reply")
             if sent.expect == "tap":
                 if self.observer.queries.get(sent.update_id) not in answered:
                     problems.append(f"{label}: callback query never answered")
@@ -783,7 +845,8 @@ class Fuzzer:
             where = f"schedule {s.id} ({s.kind})"
             if s.user_id not in users:
                 problems.append(f"{where}: no user")
-            if s.kind not in KINDS or not HH_MM.match(s.local_time) or not 1 <= s.days <= 127:
+            valid = HH_MM.match(s.local_time) and 1 <= s.days <= 127
+            if s.kind not in REMINDER_KINDS or not valid:
                 problems.append(f"{where}: kind/time/days {s.kind!r} {s.local_time!r} {s.days}")
             if s.active and (s.next_due_at is None or s.next_send_at is None):
                 problems.append(f"{where}: active without a next occurrence")
@@ -837,6 +900,16 @@ class Fuzzer:
             problems.append(f"{where}: completed before it was started")
         return problems
 
+    async def tally(self, run: Run) -> None:
+        """How deep the example got (pytest --hypothesis-show-statistics shows these)."""
+        async with self.db.transaction() as session:
+            for table in (ThoughtRecord, Schedule, Nudge, Draft):
+                count = len((await session.execute(select(table.id))).all())
+                tally(f"{table.__tablename__}: {'some' if count else 'none'}")
+        sent = [m for u in run.users for m in self.fake.messages(u)]
+        tally(f"nudges sent: {'some' if any(is_nudge(m) for m in sent) else 'none'}")
+        tally(f"taps: {sum(s.expect == 'tap' for s in run.sent) // 10 * 10}+")
+
     async def forget_everyone(self) -> None:
         """Each example starts from an empty database, so moving the clock is harmless."""
         async with self.db.transaction() as session:
@@ -851,11 +924,7 @@ class Fuzzer:
                 await self.perform(run, step)
             await self.idle(run)
             await self.bot.settle()  # nudges due now have gone out
-            errors = [
-                f"{r.levelname} {r.name}: {r.getMessage()[:300]}"
-                for r in caplog.records[logged:]
-                if r.levelno >= logging.ERROR
-            ]
+            errors = [where(r) for r in caplog.records[logged:] if r.levelno >= logging.ERROR]
             problems = [
                 *errors,
                 *self.check_sent(run),
@@ -863,6 +932,7 @@ class Fuzzer:
                 *await self.check_database(),
             ]
             assert not problems, "\n".join(problems)
+            await self.tally(run)
         finally:
             await self.forget_everyone()
 
@@ -878,8 +948,12 @@ async def fuzzer(observer: Observer, bot: BotHarness, db_url: str) -> AsyncItera
 
 
 @settings(
-    max_examples=8,
+    max_examples=int(os.environ.get("COACH_FUZZ_EXAMPLES", "8")),
     deadline=None,
+    # A failing example is printed whole and can be replayed with @example or the printed
+    # @reproduce_failure blob. Shrinking it (slow: each try runs the bot) is opt-in.
+    phases=PHASES,
+    print_blob=True,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,  # one bot for all examples; fresh people each
         HealthCheck.too_slow,
@@ -891,3 +965,77 @@ async def test_random_people_doing_random_things(
     fuzzer: Fuzzer, caplog: pytest.LogCaptureFixture, scenario: Scenario
 ):
     await fuzzer.run(scenario, caplog)
+
+
+# ── bugs the fuzzing found, fixed: kept as regression tests ──────────────────
+
+
+@pytest.mark.parametrize("word", QUIET_OFF)
+async def test_quiet_off_turns_quiet_hours_off(bot: BotHarness, word: str):
+    user = next(NEXT_ID)
+    await bot.say(user, "/quiet 22:00-07:00", expect="Quiet hours set")
+    before = len(bot.fake.messages(user))
+    bot.fake.send_text(user, f"/quiet {word}")
+    reply = (await bot.fake.wait_for_messages(user, before + 1))[before]
+    assert reply.text == "Quiet hours are off.", reply.text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "N:2147483647:d",  # the largest id that fits: an expired button, as it should be
+        "N:2147483648:d",
+        "F:2147483648:better",
+        "H:r:2147483648",
+        "N:99999999999999999999:z",
+        "F:99999999999999999999:better",
+    ],
+)
+async def test_a_forged_id_too_big_for_the_database_is_just_an_expired_button(
+    bot: BotHarness, db_url: str, request: pytest.FixtureRequest, data: str
+):
+    user = next(NEXT_ID)
+    [help_message] = await bot.say(user, "/help", expect="/thought")
+    answers = len(bot.fake.callback_answers)
+    bot.fake.tap_data(user, help_message.message_id, data)
+    sent = await bot.fake.wait_for_messages(user, 2)
+    assert sent[1].text == load("messages")["expired_plain"], sent[1].text
+    assert len(bot.fake.callback_answers) == answers + 1
+
+
+async def reply_to(bot: BotHarness, user: int, act: Callable[[], int]) -> SentMessage:
+    """Does something as the user and returns the first message the bot sends after it."""
+    before = len(bot.fake.messages(user))
+    act()
+    return (await bot.fake.wait_for_messages(user, before + 1))[before]
+
+
+async def test_remind_while_the_reminder_offer_is_open(bot: BotHarness):
+    user = next(NEXT_ID)
+    await bot.say(user, "/start", expect="share your location")
+    await bot.say(user, "Leeds", expect="A daily self-compassion moment")
+    reply = await reply_to(bot, user, lambda: bot.fake.send_text(user, "/remind"))
+    assert reply.text == hw_text("remind.menu"), reply.text
+
+
+async def test_done_on_a_nudge_that_was_snoozed(bot: BotHarness):
+    user = next(NEXT_ID)
+    bot.clock.current = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
+    await bot.say(user, "/timezone Europe/London", expect="Your time zone is")
+    await bot.say(user, "/remind walk daily 09:00", expect="Next one")
+    bot.clock.current = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    await bot.settle()
+    nudge = next(m for m in bot.fake.messages(user) if is_nudge(m))
+    await bot.tap(user, "⏰ Snooze 60 min", expect="remind you again at 10:00")
+    answers = len(bot.fake.callback_answers)
+    reply = await reply_to(bot, user, lambda: bot.fake.tap(user, nudge, "✅ Done"))
+    assert ERROR_TEXT not in (reply.text or ""), reply.text
+    assert len(bot.fake.callback_answers) == answers + 1
+
+
+async def test_crisis_language_in_a_photo_caption_gets_the_safety_reply(bot: BotHarness):
+    user = next(NEXT_ID)
+    caption = "I don't want to be here anymore"
+    assert DETECTOR.is_crisis(caption)
+    reply = await reply_to(bot, user, lambda: bot.fake.send_photo(user, caption=caption))
+    assert reply.text == CRISIS_REPLY, reply.text
