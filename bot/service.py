@@ -81,7 +81,10 @@ def _kind(incoming: Incoming) -> str:
     if incoming.text is None:
         return "non-text message"
     command = parse_command(incoming.text)
-    return f"/{command[0][:32]} command" if command else "text message"
+    if command is None:
+        return "text message"
+    known = command[0] in _Turn.COMMANDS or command[0] in NAV_COMMANDS
+    return f"/{command[0]} command" if known else "unknown command"  # its name was typed
 
 
 def parse_command(text: str) -> tuple[str, str] | None:
@@ -149,6 +152,11 @@ class CoachService:
 class _Turn(OnboardingTurn, ThoughtTurn, PrivacyTurn):
     """Routes one event to the part of the bot it belongs to."""
 
+    COMMANDS = frozenset(
+        {"start", "help", "thought", "history", "timezone", "privacy", "delete_me", "win",
+         "progress", "export", "remind", "reminders", "quiet"}
+    )  # fmt: skip
+
     async def dispatch(self, incoming: Incoming) -> Response:
         if incoming.choice is not None:
             return await self._on_choice(incoming.choice)
@@ -164,21 +172,8 @@ class _Turn(OnboardingTurn, ThoughtTurn, PrivacyTurn):
         return Response(await self._on_text(incoming.text))
 
     def _commands(self) -> dict[str, Callable[[str], Awaitable[list[Reply]]]]:
-        return {
-            "start": self.start,
-            "help": self.help,
-            "thought": self.thought,
-            "history": self.history,
-            "timezone": self.timezone,
-            "privacy": self.privacy,
-            "delete_me": self.delete_me,
-            "win": self.win,
-            "progress": self.progress,
-            "export": self.export,
-            "remind": self.remind,
-            "reminders": self.reminders,
-            "quiet": self.quiet,
-        }
+        """Each command is handled by the turn method of the same name."""
+        return {name: getattr(self, name) for name in self.COMMANDS}
 
     async def _on_command(self, name: str, args: str) -> list[Reply]:
         if name in NAV_COMMANDS:
