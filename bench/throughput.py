@@ -20,8 +20,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakebot import FakeBotAPI
+from service_steps import ANSWERS
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
@@ -29,19 +31,6 @@ from bot.config import Config
 from bot.runner import serve
 from storage import crypto
 
-ANSWERS = [
-    "/thought",
-    "Tuesday at work, two mistakes pointed out in the meeting.",
-    "frustrated 80, ashamed 60",
-    "I'm useless at this job.",
-    "I made two mistakes.",
-    "The rest of the report was fine.",
-    "1, 10",
-    "Two fixable mistakes are normal.",
-    "65",
-    "40",
-    "35",
-]
 CONCURRENCY = 64
 
 

@@ -158,40 +158,42 @@ def describe(progress: Progress) -> str:
     if progress.empty:
         return _text("empty")
     lines = [_text("header")]
-    names = load("progress")["kinds"]
     for period in progress.periods:
-        lines.append("")
-        lines.append(_text("period", days=period.days))
-        lines.append(_text("records", count=period.records))
-        if period.change is not None:
-            lines.append(
-                _text(
-                    "intensity",
-                    before=round(period.before or 0),
-                    after=round(period.after or 0),
-                    change=_signed(round(period.after or 0) - round(period.before or 0)),
-                )
-            )
-        for kind, count in period.homework.items():
-            if count.scheduled:
-                lines.append(
-                    _text(
-                        "homework",
-                        name=names[kind],
-                        done=count.done,
-                        scheduled=count.scheduled,
-                        skipped=count.skipped,
-                        missed=count.missed,
-                    )
-                )
+        lines += ["", _text("period", days=period.days), *_figures(period)]
         if period.wins:
             lines.append(_text("wins", count=period.wins))
-    lines.append("")
-    lines.append(_text("streaks", current=progress.current_streak, best=progress.best_streak))
+    lines += ["", *_streak_and_wins(progress)]
+    return "\n".join(lines)
+
+
+def _figures(period: Period) -> list[str]:
+    """Records, feelings before → after, and homework done, as the person reads them."""
+    lines = [_text("records", count=period.records)]
+    if period.change is not None:
+        before, after = round(period.before or 0), round(period.after or 0)
+        lines.append(_text("intensity", before=before, after=after, change=_signed(after - before)))
+    names = load("progress")["kinds"]
+    for kind, count in period.homework.items():
+        if count.scheduled:
+            lines.append(
+                _text(
+                    "homework",
+                    name=names[kind],
+                    done=count.done,
+                    scheduled=count.scheduled,
+                    skipped=count.skipped,
+                    missed=count.missed,
+                )
+            )
+    return lines
+
+
+def _streak_and_wins(progress: Progress) -> list[str]:
+    lines = [_text("streaks", current=progress.current_streak, best=progress.best_streak)]
     if progress.latest_wins:
         lines.append(_text("latest_wins"))
         lines.extend(f"• {w.text[:120]}" for w in progress.latest_wins)
-    return "\n".join(lines)
+    return lines
 
 
 def _signed(value: float) -> str:
@@ -207,33 +209,7 @@ def weekly(progress: Progress) -> str:
     if not busy:
         lines.append(_text_at("weekly.quiet"))
     else:
-        lines.append(_text("records", count=week.records))
-        if week.change is not None:
-            lines.append(
-                _text(
-                    "intensity",
-                    before=round(week.before or 0),
-                    after=round(week.after or 0),
-                    change=_signed(round(week.after or 0) - round(week.before or 0)),
-                )
-            )
-        names = load("progress")["kinds"]
-        for kind, count in week.homework.items():
-            if count.scheduled:
-                lines.append(
-                    _text(
-                        "homework",
-                        name=names[kind],
-                        done=count.done,
-                        scheduled=count.scheduled,
-                        skipped=count.skipped,
-                        missed=count.missed,
-                    )
-                )
-        lines.append(_text("streaks", current=progress.current_streak, best=progress.best_streak))
-        if progress.latest_wins:
-            lines.append(_text("latest_wins"))
-            lines.extend(f"• {w.text[:120]}" for w in progress.latest_wins)
+        lines += [*_figures(week), *_streak_and_wins(progress)]
     lines += ["", _text_at("weekly.export")]
     return "\n".join(lines)
 
