@@ -10,7 +10,6 @@ occurrence (unique key, SKIP LOCKED claims). Transport-free: sending goes throug
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,11 +20,11 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from flows import homework, progress
+from bot.progress import weekly_summary_text
+from flows import homework
 from flows.replies import Reply
 from flows.schedule import Quiet, after_quiet, next_occurrence, parse_time
 from storage import homework as store
-from storage import progress as history
 from storage.db import Database
 from storage.models import Schedule, User
 
@@ -99,25 +98,6 @@ def plan(schedule: Schedule, user: User, now: datetime, default_zone: str) -> No
     due = next_occurrence(schedule.days, at, zone, now)
     schedule.next_due_at = due
     schedule.next_send_at = after_quiet(due, zone, quiet_of(user))
-
-
-async def weekly_summary_text(session: AsyncSession, user: User, now: datetime, zone: str) -> str:
-    """The week in numbers for one person, from their own rows."""
-    since = now - timedelta(days=7)
-    records = [
-        progress.record_point(r.completed_at, json.loads(r.emotions))
-        for r in await history.records_of(session, user.id, since - timedelta(days=1))
-    ]
-    nudges = [
-        progress.NudgePoint(n.kind, n.status, n.due_at, n.answered_at)
-        for n in await history.nudges_of(session, user.id, since - timedelta(days=1))
-    ]
-    wins = [
-        progress.WinPoint(w.created_at, w.text)
-        for w in await history.wins_of(session, user.id, since - timedelta(days=1))
-    ]
-    summary = progress.summarise(records, nudges, wins, zone, now, periods=(7,))
-    return progress.weekly(summary)
 
 
 class _Recorder:
@@ -292,7 +272,7 @@ class Dispatcher:
             user = await session.get(User, item.user_id)
             assert user is not None
             zone = user.timezone or self.settings.default_timezone
-            return Reply(await weekly_summary_text(session, user, now, zone))
+            return Reply(await weekly_summary_text(session, user.id, now, zone))
 
     async def _deliver(self, item: _Outgoing, report: TickReport) -> None:
         if self._stopping:  # shutting down: hand the claim back untouched for the next start

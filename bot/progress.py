@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.turn import TurnBase
 from flows import export, pdf_export, progress, progress_chart
-from flows.content import load
+from flows.content import text
 from flows.replies import Attachment, Reply
 from storage import progress as history
 from storage.models import Nudge, ThoughtRecord, Win
@@ -18,10 +20,7 @@ MAX_WIN = 500
 
 
 def _say(path: str, **values: object) -> str:
-    node: object = load("progress")
-    for part in path.split("."):
-        node = node[part]  # type: ignore[index]
-    return str(node).format(**values)
+    return text("progress", path, **values)
 
 
 class ProgressTurn(TurnBase):
@@ -56,15 +55,7 @@ class ProgressTurn(TurnBase):
 
     async def progress(self, _args: str) -> list[Reply]:
         since = self.now - timedelta(weeks=CHART_WEEKS)
-        records = [_point(r) for r in await history.records_of(self.session, self.user.id, since)]
-        nudges = [
-            progress.NudgePoint(n.kind, n.status, n.due_at, n.answered_at)
-            for n in await history.nudges_of(self.session, self.user.id, since)
-        ]
-        wins = [
-            progress.WinPoint(w.created_at, w.text)
-            for w in await history.wins_of(self.session, self.user.id, since)
-        ]
+        records, nudges, wins = await history_points(self.session, self.user.id, since)
         zone = self.zone_name()
         summary = progress.summarise(records, nudges, wins, zone, self.now)
         replies = [Reply(progress.describe(summary))]
@@ -88,6 +79,29 @@ class ProgressTurn(TurnBase):
         period = _say("export.days", days=days) if days else _say("export.all")
         documents = [Reply(a.filename, attachment=a) for a in files]
         return [Reply(_say("export.lead", period=period)), *documents]
+
+
+async def history_points(
+    session: AsyncSession, user_id: int, since: datetime
+) -> tuple[list[progress.RecordPoint], list[progress.NudgePoint], list[progress.WinPoint]]:
+    """A person's records, nudges and wins since `since`, as the statistics read them."""
+    records = [_point(r) for r in await history.records_of(session, user_id, since)]
+    nudges = [
+        progress.NudgePoint(n.kind, n.status, n.due_at, n.answered_at)
+        for n in await history.nudges_of(session, user_id, since)
+    ]
+    wins = [
+        progress.WinPoint(w.created_at, w.text)
+        for w in await history.wins_of(session, user_id, since)
+    ]
+    return records, nudges, wins
+
+
+async def weekly_summary_text(session: AsyncSession, user_id: int, now: datetime, zone: str) -> str:
+    """The week in numbers for one person (the streak looks a day further back)."""
+    since = now - timedelta(days=8)
+    records, nudges, wins = await history_points(session, user_id, since)
+    return progress.weekly(progress.summarise(records, nudges, wins, zone, now, periods=(7,)))
 
 
 def _point(record: ThoughtRecord) -> progress.RecordPoint:

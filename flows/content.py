@@ -17,3 +17,11 @@ def load(name: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"flows/content/{name}.yaml must hold a mapping at its top level")
     return data
+
+
+def text(name: str, path: str, **values: object) -> str:
+    """A message from `flows/content/<name>.yaml` by dotted path, filled in with `values`."""
+    node: Any = load(name)
+    for part in path.split("."):
+        node = node[part]
+    return str(node).format(**values) if values else str(node)

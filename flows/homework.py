@@ -9,6 +9,7 @@ from datetime import datetime, time
 from typing import Any, Literal
 
 from flows.content import load
+from flows.content import text as content_text
 from flows.parsing import normalise
 from flows.replies import Button, Reply, rows
 from flows.schedule import Quiet, describe_days, parse_days, parse_time
@@ -38,10 +39,7 @@ def _words() -> dict[str, Any]:
 
 def text(path: str, **values: object) -> str:
     """A message from homework.yaml by dotted path, e.g. text("replies.snoozed", time=…)."""
-    node: Any = _words()
-    for part in path.split("."):
-        node = node[part]
-    return str(node).format(**values)
+    return content_text("homework", path, **values)
 
 
 def kind_name(kind: str) -> str:

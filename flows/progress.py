@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from statistics import fmean
 from zoneinfo import ZoneInfo
 
-from flows.content import load
+from flows.content import load, text
 
 HOMEWORK_KINDS = ("compassion", "walk", "call")
 COUNTED = ("done", "skipped", "missed", "failed", "sent")  # scheduled and already due
@@ -149,8 +149,8 @@ def record_point(completed_at: datetime, emotions: list[dict[str, int | None]]) 
     )
 
 
-def _text(key: str, **values: object) -> str:
-    return str(load("progress")[key]).format(**values)
+def _text(path: str, **values: object) -> str:
+    return text("progress", path, **values)
 
 
 def describe(progress: Progress) -> str:
@@ -204,18 +204,11 @@ def _signed(value: float) -> str:
 def weekly(progress: Progress) -> str:
     """The Sunday summary: the week in numbers, the wins, and a pointer to /export."""
     week = progress.periods[0]
-    lines = [_text_at("weekly.header"), ""]
+    lines = [_text("weekly.header"), ""]
     busy = week.records or week.wins or any(c.done for c in week.homework.values())
     if not busy:
-        lines.append(_text_at("weekly.quiet"))
+        lines.append(_text("weekly.quiet"))
     else:
         lines += [*_figures(week), *_streak_and_wins(progress)]
-    lines += ["", _text_at("weekly.export")]
+    lines += ["", _text("weekly.export")]
     return "\n".join(lines)
-
-
-def _text_at(path: str) -> str:
-    node: object = load("progress")
-    for part in path.split("."):
-        node = node[part]  # type: ignore[index]
-    return str(node)

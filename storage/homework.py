@@ -152,11 +152,6 @@ async def recently_answered(
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def nudges_of(session: AsyncSession, user_id: int) -> list[Nudge]:
-    query = select(Nudge).where(Nudge.user_id == user_id).order_by(Nudge.due_at, Nudge.id)
-    return list((await session.execute(query)).scalars())
-
-
 async def finish_send(
     session: AsyncSession, nudge_id: int, *, status: str, now: datetime, message_ref: int | None
 ) -> None:
