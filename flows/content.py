@@ -19,7 +19,7 @@ def load(name: str) -> dict[str, Any]:
     return data
 
 
-def text(name: str, path: str, **values: object) -> str:
+def text(name: str, path: str, /, **values: object) -> str:
     """A message from `flows/content/<name>.yaml` by dotted path, filled in with `values`."""
     node: Any = load(name)
     for part in path.split("."):
