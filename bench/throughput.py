@@ -1,18 +1,19 @@
 """Updates per second and reply latency of the real bot, beside a bare python-telegram-bot echo
 bot on the same fake Bot API server (loopback), with the same update concurrency.
 
-Closed loop: N simulated clients each complete a whole thought record (11 updates), sending
-the next answer as soon as the reply to the last one arrives. Open loop: updates offered at a
-fixed rate (default 100/s) by clients starting records, measuring reply latency.
+Each bot runs as its own process (`coach run`, or this file with --echo-bot), as in production;
+the fake server and the simulated clients share this process. Closed loop: N clients each
+complete a whole thought record (11 updates), sending the next answer as soon as the reply to
+the last one arrives. Open loop: updates offered at a fixed rate (default 100/s) by clients
+starting records, measuring reply latency.
 
-    .venv/bin/python bench/throughput.py [--users 50] [--rate 100] [--postgres URL-of-empty-db]
+    .venv/bin/python bench/throughput.py [--users 50] [--rate 100] [--postgres URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import statistics
 import sys
 import tempfile
@@ -23,15 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakebot import FakeBotAPI
+from harness import bot_process, coach_command, coach_config
+from scratch import scratch_database
 from service_steps import ANSWERS
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
-from bot.config import Config
-from bot.runner import serve
 from storage import crypto
 
-CONCURRENCY = 64
+CONCURRENCY = 64  # the bot's default (telegram.concurrent_updates)
 
 
 class Clients:
@@ -42,10 +43,10 @@ class Clients:
         self.latencies: list[float] = []
 
     async def say(self, user: int, text: str) -> None:
-        before = len(self.fake.messages(user))
+        before = self.fake.message_count(user)
         started = time.perf_counter()
         self.fake.send_text(user, text)
-        await self.fake.wait_until(lambda: len(self.fake.messages(user)) > before, timeout=60)
+        await self.fake.wait_for_count(user, before + 1, timeout=120)
         self.latencies.append(time.perf_counter() - started)
 
     async def record(self, user: int, answers: list[str]) -> None:
@@ -61,11 +62,13 @@ def figures(latencies: list[float], updates: int, seconds: float) -> str:
     )
 
 
-async def closed_loop(fake: FakeBotAPI, users: int, answers: list[str], first: int) -> str:
+async def closed_loop(fake: FakeBotAPI, users: int, first: int) -> tuple[float, str]:
     clients = Clients(fake)
     started = time.perf_counter()
-    await asyncio.gather(*(clients.record(first + n, answers) for n in range(users)))
-    return figures(clients.latencies, users * len(answers), time.perf_counter() - started)
+    await asyncio.gather(*(clients.record(first + n, ANSWERS) for n in range(users)))
+    seconds = time.perf_counter() - started
+    rate = users * len(ANSWERS) / seconds
+    return rate, figures(clients.latencies, users * len(ANSWERS), seconds)
 
 
 async def open_loop(fake: FakeBotAPI, rate: float, seconds: float, first: int) -> str:
@@ -87,72 +90,55 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(update.effective_message.text or "")
 
 
-async def run_echo(fake: FakeBotAPI, users: int) -> str:
+def serve_echo(base_url: str) -> None:
+    """The baseline: PTB's own polling loop, one handler, nothing else (until SIGTERM)."""
     app = (
         Application.builder()
         .token(FakeBotAPI.TOKEN)
-        .base_url(fake.base_url)
-        .base_file_url(fake.base_file_url)
+        .base_url(base_url)
         .concurrent_updates(CONCURRENCY)
         .build()
     )
     app.add_handler(MessageHandler(filters.TEXT, echo))
-    async with app:
-        await app.start()
-        await app.updater.start_polling(poll_interval=0.0, timeout=5)
-        result = await closed_loop(fake, users, ANSWERS, 1_000_000)
-        await app.updater.stop()
-        await app.stop()
-    return result
-
-
-async def run_coach(fake: FakeBotAPI, url: str, users: int, rate: float) -> tuple[str, str]:
-    config = Config.model_validate(
-        {
-            "telegram": {
-                "token": FakeBotAPI.TOKEN,
-                "base_url": fake.base_url,
-                "base_file_url": fake.base_file_url,
-                "poll_timeout": 5,
-                "concurrent_updates": CONCURRENCY,
-            },
-            "database": {"url": url},
-            "security": {"data_key": crypto.generate_key()},
-        }
-    )
-    stop = asyncio.Event()
-    started: asyncio.Future = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(config, stop, started=started))
-    await started
-    closed = await closed_loop(fake, users, ANSWERS, 2_000_000)
-    opened = await open_loop(fake, rate, 5.0, 3_000_000)
-    stop.set()
-    await task
-    return closed, opened
+    app.run_polling(poll_interval=0.0, timeout=5, allowed_updates=Update.ALL_TYPES)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rate", type=float, default=100.0)
-    parser.add_argument("--postgres", help="postgresql+asyncpg:// URL of an EMPTY database")
+    parser.add_argument(
+        "--postgres", help="postgresql+asyncpg:// URL; a scratch database is made beside it"
+    )
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
     print(f"{args.users} clients x {len(ANSWERS)} updates, update concurrency {CONCURRENCY}")
-    print(f"{'bot':<24} {'updates/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    print(f"{'bot':<30} {'updates/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     async with FakeBotAPI() as fake:
-        baseline = await run_echo(fake, args.users)
-    print(f"{'echo bot (baseline)':<24} {baseline}")
+        async with bot_process(fake, __file__, "--echo-bot", fake.base_url):
+            baseline, row = await closed_loop(fake, args.users, 1_000_000)
+    print(f"{'echo bot (baseline)':<30} {row}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")]
+        sqlite = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        await run_coach("SQLite", sqlite, Path(tmp), args.users, args.rate, baseline)
         if args.postgres:
-            targets.append(("PostgreSQL", args.postgres))
-        for name, url in targets:
-            async with FakeBotAPI() as fake:
-                closed, opened = await run_coach(fake, url, args.users, args.rate)
-            print(f"{'coach, ' + name:<24} {closed}")
-            print(f"{f'coach, {name}, {args.rate:.0f}/s offered':<24} {opened}")
+            async with scratch_database(args.postgres, "throughput") as url:
+                await run_coach("PostgreSQL", url, Path(tmp), args.users, args.rate, baseline)
+
+
+async def run_coach(
+    name: str, url: str, folder: Path, users: int, offered: float, baseline: float
+) -> None:
+    async with FakeBotAPI() as fake:
+        config = coach_config(folder, fake, url, crypto.generate_key())
+        async with bot_process(fake, *coach_command(config)):
+            rate, closed = await closed_loop(fake, users, 2_000_000)
+            opened = await open_loop(fake, offered, 5.0, 3_000_000)
+    print(f"{'coach, ' + name:<30} {closed}   {rate / baseline:.0%} of the echo bot", flush=True)
+    print(f"{f'coach, {name}, {offered:.0f}/s offered':<30} {opened}", flush=True)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--echo-bot"]:
+        serve_echo(sys.argv[2])
+    else:
+        asyncio.run(main())

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.pacer import Pacer
 from bot.progress import weekly_summary_text
 from flows import homework
 from flows.replies import Reply
@@ -109,21 +108,20 @@ class _Recorder:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._pending: list[Callable[[AsyncSession], Awaitable[None]]] = []
+        self._pending: list[store.SendResult] = []
         self._lock = asyncio.Lock()
 
-    async def add(self, write: Callable[[AsyncSession], Awaitable[None]]) -> None:
-        self._pending.append(write)
+    async def add(self, result: store.SendResult) -> None:
+        self._pending.append(result)
         if len(self._pending) >= self.GROUP:
             await self.flush()
 
     async def flush(self) -> None:
         async with self._lock:
-            writes, self._pending = self._pending, []
-            if writes:
+            results, self._pending = self._pending, []
+            if results:
                 async with self.db.transaction() as session:
-                    for write in writes:
-                        await write(session)
+                    await store.finish_sends(session, results)
 
 
 class Dispatcher:
@@ -141,7 +139,7 @@ class Dispatcher:
         self.sender = sender
         self.settings = settings
         self.only_user = only_user  # `coach chat` sends only its own user's nudges
-        self._limiter = AsyncLimiter(settings.max_per_second, 1)
+        self._pacer = Pacer(settings.max_per_second)
         self._recorder = _Recorder(db)
         self._running = asyncio.Lock()
         self._hold_until: datetime | None = None  # after a 429, everyone waits
@@ -176,10 +174,14 @@ class Dispatcher:
         return report
 
     async def _tick(self, report: TickReport) -> None:
-        now = self.clock.now()
-        async with self.db.transaction() as session:
-            await self._create_due(session, now, report)
-        await self._send_queued(report)
+        # A fan-out larger than one batch carries on in this tick, batch after batch, rather
+        # than pausing a tick interval between batches.
+        while not self._stopping:
+            async with self.db.transaction() as session:
+                claimed = await self._create_due(session, self.clock.now(), report)
+            await self._send_queued(report)
+            if claimed < self.settings.batch:
+                break
         async with self.db.transaction() as session:
             report.expired = await store.expire_unanswered(session, self.clock.now())
         if report.created or report.sent or report.missed or report.failed:
@@ -193,7 +195,8 @@ class Dispatcher:
                 report.expired,
             )
 
-    async def _create_due(self, session: AsyncSession, now: datetime, report: TickReport) -> None:
+    async def _create_due(self, session: AsyncSession, now: datetime, report: TickReport) -> int:
+        """Occurrences of the due reminders it claimed (how many it returns) become nudges."""
         s = self.settings
         claimed = await store.claim_due_schedules(session, now, s.batch, self.only_user)
         all_counts = await store.content_counts_many(session, [u.id for _, u in claimed])
@@ -239,6 +242,7 @@ class Dispatcher:
         statuses = await store.add_nudges(session, rows)
         report.created += len(statuses)
         report.missed += statuses.count("missed")
+        return len(claimed)
 
     async def _send_queued(self, report: TickReport) -> None:
         while not self._stopping:
@@ -294,20 +298,17 @@ class Dispatcher:
             reply = homework.render_nudge(
                 item.kind, item.content_key, item.person, item.nudge_id, snooze_minutes
             )
-        async with self._limiter:
-            if self._stopping:
-                await self._release(item)
-                return
-            delivery = await self.sender.send(item.chat_id, reply)
+        await self._pacer.wait()
+        if self._stopping:
+            await self._release(item)
+            return
+        delivery = await self.sender.send(item.chat_id, reply)
         now = self.clock.now()
         if delivery.ok:
             # A summary asks for nothing: it is done once delivered.
             status = "done" if item.kind == homework.SUMMARY else "sent"
-            ref, nudge_id = delivery.message_ref, item.nudge_id
             await self._recorder.add(
-                lambda session: store.finish_send(
-                    session, nudge_id, status=status, now=now, message_ref=ref
-                )
+                store.SendResult(item.nudge_id, status, now, delivery.message_ref)
             )
             report.sent += 1
             return

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import (
@@ -104,15 +105,23 @@ def build_application(config: Config, service: CoachService) -> Application:
 
 def schedule_nudges(app: Application, dispatcher: Dispatcher, every_seconds: float) -> None:
     """One repeating tick on PTB's JobQueue (APScheduler) drives all nudges. A tick still
-    sending when the next is due makes the next return at once, so none pile up."""
+    sending when the next is due makes the next return at once, so none pile up.
+
+    The first tick runs as soon as the JobQueue starts: nudges that fell due while the bot
+    was down go out at once, not a whole interval later (APScheduler rounds a start time
+    already past up to the next interval, so `first=0` alone is not enough)."""
     app.bot_data["dispatcher"] = dispatcher
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
     app.bot_data["nudge_job"] = app.job_queue.run_repeating(
         _tick,
         interval=every_seconds,
-        first=0.0,
         name="nudges",
-        job_kwargs={"max_instances": 2, "coalesce": True},
+        job_kwargs={
+            "max_instances": 2,
+            "coalesce": True,
+            "next_run_time": datetime.now(UTC),
+            "misfire_grace_time": None,
+        },
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from functools import partial
 from typing import Any
 
 from sqlalchemy import event, text
@@ -17,13 +18,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+from storage import sqlite_connection
 
 
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        path = parsed.database or ":memory:"
+        engine = create_async_engine(url, async_creator=partial(sqlite_connection.connect, path))
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
@@ -40,7 +42,6 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -56,7 +57,7 @@ class Database:
         self.engine = create_engine(url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time. Queueing in-process (first come, first served) is
-        # fairer and faster than every transaction polling the file lock with busy_timeout.
+        # fairer and faster than every transaction polling the file lock.
         self._sqlite_turn = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
 
     @property

@@ -3,15 +3,18 @@ several bot processes can tick against one database and each occurrence is handl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Nudge, Schedule, User
 
 OPEN = "sent"
+_NUDGES = Nudge.__table__
 # A nudge can be answered once it has been sent, also while a snooze waits to send it again.
 ANSWERABLE = ("sent", "queued")
 
@@ -54,9 +57,9 @@ async def add_nudges(session: AsyncSession, rows: list[dict[str, object]]) -> li
         return []
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(Nudge)
+        insert(_NUDGES)  # the table, not the ORM class: no per-row ORM bookkeeping
         .on_conflict_do_nothing(index_elements=["schedule_id", "due_at"])
-        .returning(Nudge.status)
+        .returning(_NUDGES.c.status)
     )
     return list((await session.execute(statement, rows)).scalars())
 
@@ -152,17 +155,57 @@ async def recently_answered(
     return (await session.execute(query)).scalar_one_or_none()
 
 
+# Recording a send's outcome, built once and run for many nudges at a time (executemany):
+# in a fan-out, building an ORM update per nudge cost more than all the rest of the work.
+# Only a nudge still waiting to go out changes: one answered meanwhile (done early from an
+# old message, say) keeps its answer.
+_DELIVERED = (
+    update(_NUDGES)
+    .where(_NUDGES.c.id == bindparam("nudge_id"), _NUDGES.c.status == "queued")
+    .values(
+        status=bindparam("new_status"),
+        claimed_at=None,
+        sent_at=bindparam("at"),
+        message_ref=bindparam("ref"),
+    )
+)
+_UNDELIVERED = (
+    update(_NUDGES)
+    .where(_NUDGES.c.id == bindparam("nudge_id"), _NUDGES.c.status == "queued")
+    .values(status=bindparam("new_status"), claimed_at=None)
+)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    nudge_id: int
+    status: str
+    at: datetime
+    message_ref: int | None = None
+
+
+async def finish_sends(session: AsyncSession, results: Sequence[SendResult]) -> None:
+    """Records many outcomes in one statement per kind (delivered, or not)."""
+    delivered = [r for r in results if r.status in (OPEN, "done")]
+    undelivered = [r for r in results if r.status not in (OPEN, "done")]
+    if delivered:
+        await session.execute(
+            _DELIVERED,
+            [
+                {"nudge_id": r.nudge_id, "new_status": r.status, "at": r.at, "ref": r.message_ref}
+                for r in delivered
+            ],
+        )
+    if undelivered:
+        await session.execute(
+            _UNDELIVERED, [{"nudge_id": r.nudge_id, "new_status": r.status} for r in undelivered]
+        )
+
+
 async def finish_send(
     session: AsyncSession, nudge_id: int, *, status: str, now: datetime, message_ref: int | None
 ) -> None:
-    values: dict[str, object] = {"status": status, "claimed_at": None}
-    if status in (OPEN, "done"):
-        values.update(sent_at=now, message_ref=message_ref)
-    # Only a nudge still waiting to go out: one answered meanwhile (done early from an old
-    # message, say) keeps its answer.
-    await session.execute(
-        update(Nudge).where(Nudge.id == nudge_id, Nudge.status == "queued").values(**values)
-    )
+    await finish_sends(session, [SendResult(nudge_id, status, now, message_ref)])
 
 
 async def retry_later(session: AsyncSession, nudge_id: int, at: datetime) -> None:

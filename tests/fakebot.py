@@ -179,6 +179,7 @@ class FakeBotAPI:
         self._runner: web.AppRunner | None = None
         self._stopping = False
         self._changed = asyncio.Event()
+        self._chat_changed: dict[int, asyncio.Event] = {}
         self._updates: list[JSONDict] = []
         self._next_update_id = 1
         self._poll_generation = 0
@@ -511,6 +512,20 @@ class FakeBotAPI:
             )
         return self.messages(chat_id)
 
+    def message_count(self, chat_id: int) -> int:
+        """How many messages the bot has sent to chat_id (no snapshots: cheap to poll)."""
+        return len(self._sent.get(chat_id, []))
+
+    async def wait_for_count(self, chat_id: int, count: int, *, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Like wait_for_messages, but woken only by messages to this chat and returning no
+        snapshots: benchmarks with hundreds of clients waiting at once stay cheap."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.message_count(chat_id) < count:
+            changed = self._chat_changed.setdefault(chat_id, asyncio.Event())
+            async with asyncio.timeout_at(deadline):
+                await changed.wait()
+
     async def wait_until(
         self,
         predicate: Callable[[], bool],
@@ -799,6 +814,9 @@ class FakeBotAPI:
                 parse_mode=params.get("parse_mode"),
             )
         )
+        changed = self._chat_changed.pop(chat_id, None)
+        if changed is not None:
+            changed.set()
         return copy.deepcopy(message)
 
     @staticmethod

@@ -10,6 +10,7 @@ import pytest
 from conftest import BotHarness, rows_of
 from fakebot import SentMessage
 
+from bot.config import Config
 from bot.dispatcher import Dispatcher, NudgeSettings
 from bot.runner import open_service
 from bot.telegram_app import TelegramSender, build_application, schedule_nudges, stop_nudges
@@ -143,6 +144,18 @@ async def test_half_an_hour_down_over_the_due_time_sends_once(morning: BotHarnes
     assert len(nudges_sent_to(bot, ANA)) == 1
     [nudge] = await nudges_in_db(db_url, ANA)
     assert nudge.status == "sent" and nudge.sent_at == datetime(2026, 3, 10, 9, 20, tzinfo=UTC)
+
+
+async def test_due_nudges_go_out_at_start_not_a_whole_tick_later(morning: BotHarness):
+    bot = morning
+    await set_up(bot, ANA, "Europe/London", "compassion 09:00")
+    await bot.stop()
+    bot.clock.current = datetime(2026, 3, 10, 9, 5, tzinfo=UTC)
+    settings = bot.config.model_dump()
+    settings["nudges"]["tick_seconds"] = 300  # the next tick is minutes away
+    bot.config = Config.model_validate(settings)
+    await bot.start()
+    await bot.fake.wait_until(lambda: len(nudges_sent_to(bot, ANA)) == 1, timeout=10)
 
 
 async def test_five_hours_down_records_missed_and_sends_nothing(morning: BotHarness, db_url: str):

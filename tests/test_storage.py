@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, inspect, select
@@ -106,3 +108,32 @@ async def test_a_failed_transaction_leaves_nothing_behind(db: Database):
             raise RuntimeError("crash between saving and replying")
     async with db.transaction() as session:
         assert await repo.find_user(session, 11) is None
+
+
+async def test_a_sqlite_file_locked_by_another_process_is_waited_for_off_the_loop(
+    tmp_path: Path,
+):
+    """Statements run on the loop's thread; only waiting for someone else's write lock (an
+    operator's `coach export`, say) goes to a thread, so the bot keeps answering meanwhile."""
+    path = tmp_path / "busy.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await migrate.upgrade(db)
+    other = sqlite3.connect(path, isolation_level=None)  # as a second process would
+    other.execute("BEGIN IMMEDIATE")
+    try:
+
+        async def first_message() -> None:
+            async with db.transaction() as session:
+                await repo.user_for_update(session, 42, NOW)
+
+        waiting = asyncio.create_task(first_message())
+        # The loop keeps turning (this wait returns on time) while the write waits, unfailed.
+        done, _ = await asyncio.wait({waiting}, timeout=0.3)
+        assert not done
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    await asyncio.wait_for(waiting, 10)
+    async with db.transaction() as session:
+        assert (await repo.find_user(session, 42)) is not None
+    await db.dispose()

@@ -1,0 +1,68 @@
+"""What the benchmarks share: the real bot as its own process (`coach run`, as in production)
+against the fake Bot API server in the benchmark's process, on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from fakebot import FakeBotAPI
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def coach_config(folder: Path, fake: FakeBotAPI, url: str, key: str, **nudges: float) -> Path:
+    """A config file for `coach run` polling the fake; `nudges` are nudges.* settings."""
+    path = folder / "config.yaml"
+    extra = "".join(f"\n  {name}: {value}" for name, value in nudges.items())
+    path.write_text(
+        f"""
+telegram:
+  token: "{FakeBotAPI.TOKEN}"
+  base_url: "{fake.base_url}"
+  base_file_url: "{fake.base_file_url}"
+  poll_timeout: 1
+database:
+  url: "{url}"
+nudges:{extra or " {}"}
+security:
+  data_key: "{key}"
+"""
+    )
+    return path
+
+
+def clean_env() -> dict[str, str]:
+    """The benchmark's environment without COACH_* overrides: the config file decides."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
+
+
+@asynccontextmanager
+async def bot_process(fake: FakeBotAPI, *command: str) -> AsyncIterator[int]:
+    """A bot process (its pid) polling the fake; ready once its first long poll arrives.
+    Stopped with SIGTERM, which it must answer with exit code 0."""
+    polls = sum(1 for name, _ in fake.calls if name == "getUpdates")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *command, env=clean_env(), cwd=ROOT
+    )
+    try:
+        await fake.wait_until(
+            lambda: sum(1 for name, _ in fake.calls if name == "getUpdates") > polls, timeout=60
+        )
+        yield process.pid
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        if await asyncio.wait_for(process.wait(), 60) != 0:
+            raise SystemExit(f"the bot process {command} failed")
+
+
+def coach_command(config: Path) -> tuple[str, ...]:
+    return ("-m", "bot.cli", "run", "--config", str(config))
