@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from scratch import scratch_database
+
 from bot.clock import SystemClock
 from bot.service import CoachService, Incoming
 from storage import crypto, migrate
@@ -71,21 +73,25 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--postgres", help="postgresql+asyncpg:// URL of an EMPTY database")
+    parser.add_argument(
+        "--postgres", help="postgresql+asyncpg:// URL; a scratch database is made beside it"
+    )
     args = parser.parse_args()
-    targets = []
+    print(f"{args.users} clients x {len(ANSWERS)} events, {args.concurrency} at a time")
+    print(f"{'database':<11} {'events/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
     with tempfile.TemporaryDirectory() as tmp:
-        targets.append(("SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"))
-        if args.postgres:
-            targets.append(("PostgreSQL", args.postgres))
-        print(f"{args.users} clients x {len(ANSWERS)} events, {args.concurrency} at a time")
-        print(f"{'database':<11} {'events/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
-        for name, url in targets:
-            r = await run(url, args.users, args.concurrency)
-            print(
-                f"{name:<11} {r['events_per_s']:>9.0f} {r['p50_ms']:>7.1f} "
-                f"{r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f}"
-            )
+        sqlite = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        print(row("SQLite", await run(sqlite, args.users, args.concurrency)), flush=True)
+    if args.postgres:
+        async with scratch_database(args.postgres, "steps") as url:
+            print(row("PostgreSQL", await run(url, args.users, args.concurrency)), flush=True)
+
+
+def row(name: str, r: dict[str, float]) -> str:
+    return (
+        f"{name:<11} {r['events_per_s']:>9.0f} {r['p50_ms']:>7.1f} "
+        f"{r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f}"
+    )
 
 
 if __name__ == "__main__":

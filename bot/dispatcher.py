@@ -13,8 +13,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -82,7 +83,8 @@ class _Outgoing:
     attempts: int
 
 
-def quiet_of(user: User) -> Quiet | None:
+def quiet_of(user: User | Row[Any]) -> Quiet | None:
+    """A person's quiet hours, from their row (or a query row carrying those columns)."""
     if user.quiet_start is None or user.quiet_end is None:
         return None
     start, end = parse_time(user.quiet_start), parse_time(user.quiet_end)
@@ -199,33 +201,33 @@ class Dispatcher:
         """Occurrences of the due reminders it claimed (how many it returns) become nudges."""
         s = self.settings
         claimed = await store.claim_due_schedules(session, now, s.batch, self.only_user)
-        all_counts = await store.content_counts_many(session, [u.id for _, u in claimed])
+        all_counts = await store.content_counts_many(session, [r.user_id for r in claimed])
         rows: list[dict[str, object]] = []
-        for schedule, user in claimed:
-            zone = user.timezone or s.default_timezone
-            quiet = quiet_of(user)
-            at = parse_time(schedule.local_time)
-            assert at is not None and schedule.next_due_at is not None
-            if now - schedule.next_due_at > CATCH_UP_LIMIT:
-                schedule.next_due_at = next_occurrence(
-                    schedule.days, at, zone, now - CATCH_UP_LIMIT
-                )
-                schedule.next_send_at = after_quiet(schedule.next_due_at, zone, quiet)
-            counts = all_counts.setdefault((user.id, schedule.kind), {})
-            while schedule.next_send_at is not None and schedule.next_send_at <= now:
-                due, send_at = schedule.next_due_at, schedule.next_send_at
-                following = next_occurrence(schedule.days, at, zone, due)
-                paused = user.paused_until is not None and user.paused_until > due
+        moves: list[tuple[int, datetime, datetime | None]] = []
+        for reminder in claimed:
+            zone = reminder.timezone or s.default_timezone
+            quiet = quiet_of(reminder)
+            at = parse_time(reminder.local_time)
+            next_due, next_send = reminder.next_due_at, reminder.next_send_at
+            assert at is not None and next_due is not None
+            if now - next_due > CATCH_UP_LIMIT:
+                next_due = next_occurrence(reminder.days, at, zone, now - CATCH_UP_LIMIT)
+                next_send = after_quiet(next_due, zone, quiet)
+            counts = all_counts.setdefault((reminder.user_id, reminder.kind), {})
+            while next_send is not None and next_send <= now:
+                due, send_at = next_due, next_send
+                following = next_occurrence(reminder.days, at, zone, due)
+                paused = reminder.paused_until is not None and reminder.paused_until > due
                 if not paused:
-                    key = homework.pick_key(schedule.kind, counts, user.id)
+                    key = homework.pick_key(reminder.kind, counts, reminder.user_id)
                     counts[key] = counts.get(key, 0) + 1
                     rows.append(
                         {
-                            "user_id": user.id,
-                            "schedule_id": schedule.id,
-                            "kind": schedule.kind,
+                            "user_id": reminder.user_id,
+                            "schedule_id": reminder.id,
+                            "kind": reminder.kind,
                             "content_key": key,
-                            "person": schedule.person,
+                            "person": reminder.person,
                             "status": "missed" if now - send_at > s.grace else "queued",
                             "due_at": due,
                             "send_at": send_at,
@@ -237,8 +239,9 @@ class Dispatcher:
                             "snoozes": 0,
                         }
                     )
-                schedule.next_due_at = following
-                schedule.next_send_at = after_quiet(following, zone, quiet)
+                next_due, next_send = following, after_quiet(following, zone, quiet)
+            moves.append((reminder.id, next_due, next_send))
+        await store.advance_schedules(session, moves)
         statuses = await store.add_nudges(session, rows)
         report.created += len(statuses)
         report.missed += statuses.count("missed")
@@ -255,10 +258,10 @@ class Dispatcher:
                 )
                 batch = [
                     _Outgoing(
-                        n.id, u.id, u.telegram_id, n.kind, n.content_key, n.person,
-                        n.send_at, n.due_at, n.attempts,
+                        r.id, r.user_id, r.telegram_id, r.kind, r.content_key, r.person,
+                        r.send_at, r.due_at, r.attempts,
                     )
-                    for n, u in claimed
+                    for r in claimed
                 ]  # fmt: skip
             if not batch:
                 return
