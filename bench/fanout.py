@@ -35,7 +35,7 @@ from fakebot import FakeBotAPI
 from harness import bot_process, coach_command, coach_config
 from scratch import scratch_database
 from service_steps import ANSWERS
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from bot.dispatcher import Delivery, Dispatcher, NudgeSettings
 from flows.replies import Reply
@@ -101,6 +101,10 @@ async def seed(url: str, users: int, due: datetime) -> None:
                 for n in range(users)
             ],
         )  # fmt: skip
+    if db.is_postgres:  # planner statistics, as autovacuum keeps them on a live database
+        async with db.engine.connect() as connection:
+            await connection.execute(text("ANALYZE"))
+            await connection.commit()
     await db.dispose()
 
 
@@ -121,10 +125,10 @@ async def unthrottled(url: str, users: int) -> str:
 async def talk(fake: FakeBotAPI, latencies: list[float], done: Callable[[], bool]) -> None:
     """Thought records, one answer after each reply, until the fan-out is over."""
     while not done():
-        for text in ANSWERS:
+        for answer in ANSWERS:
             before = fake.message_count(TALKER)
             started = time.perf_counter()
-            fake.send_text(TALKER, text)
+            fake.send_text(TALKER, answer)
             await fake.wait_for_count(TALKER, before + 1, timeout=60)
             latencies.append(time.perf_counter() - started)
 
