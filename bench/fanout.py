@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakebot import FakeBotAPI
-from harness import bot_process, coach_command, coach_config
+from harness import bot_process, coach_command
 from scratch import scratch_database
 from service_steps import ANSWERS
 from sqlalchemy import insert, text
@@ -147,7 +147,7 @@ async def paced(url: str, users: int, folder: Path) -> str:
     key = crypto.generate_key()
     await seed(url, users, datetime.now(UTC) - timedelta(minutes=1))
     async with TimedFake() as fake:
-        config = coach_config(folder, fake, url, key, tick_seconds=1, max_per_second=LIMIT)
+        config = fake.config_file(folder, url, key, tick_seconds=1, max_per_second=LIMIT)
         async with bot_process(fake, *coach_command(config)):
             latencies: list[float] = []
             talker = asyncio.create_task(

@@ -18,27 +18,6 @@ from fakebot import FakeBotAPI
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def coach_config(folder: Path, fake: FakeBotAPI, url: str, key: str, **nudges: float) -> Path:
-    """A config file for `coach run` polling the fake; `nudges` are nudges.* settings."""
-    path = folder / "config.yaml"
-    extra = "".join(f"\n  {name}: {value}" for name, value in nudges.items())
-    path.write_text(
-        f"""
-telegram:
-  token: "{FakeBotAPI.TOKEN}"
-  base_url: "{fake.base_url}"
-  base_file_url: "{fake.base_file_url}"
-  poll_timeout: 1
-database:
-  url: "{url}"
-nudges:{extra or " {}"}
-security:
-  data_key: "{key}"
-"""
-    )
-    return path
-
-
 def clean_env() -> dict[str, str]:
     """The benchmark's environment without COACH_* overrides: the config file decides."""
     return {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakebot import FakeBotAPI
-from harness import ROOT, clean_env, coach_command, coach_config
+from harness import ROOT, clean_env, coach_command
 from scratch import scratch_database
 from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -240,7 +240,7 @@ async def measure(url: str, users: int, folder: Path, tick: float, ticks: int) -
     seeded = perf_counter() - started
     log = folder / "coach.log"
     async with FakeBotAPI() as fake:
-        config = coach_config(folder, fake, url, key, tick_seconds=tick)
+        config = fake.config_file(folder, url, key, tick_seconds=tick)
         with log.open("wb") as output:
             started = perf_counter()
             process = await asyncio.create_subprocess_exec(

@@ -4,10 +4,12 @@ bot on the same fake Bot API server (loopback), with the same update concurrency
 Each bot runs as its own process (`coach run`, or this file with --echo-bot), as in production;
 the fake server and the simulated clients share this process. Closed loop: N clients each
 complete a whole thought record (11 updates), sending the next answer as soon as the reply to
-the last one arrives. Open loop: updates offered at a fixed rate (default 100/s) by clients
-starting records, measuring reply latency.
+the last one arrives. Open loop: updates offered at fixed rates (default 50/s and 100/s) by
+clients starting records, measuring reply latency. A diagnostic row runs `coach run` with
+the conversation service stubbed out (a canned reply of the same shape): the ceiling the
+Telegram side sets.
 
-    .venv/bin/python bench/throughput.py [--users 50] [--rate 100] [--postgres URL]
+    .venv/bin/python bench/throughput.py [--users 50] [--rates 50,100] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakebot import FakeBotAPI
-from harness import bot_process, coach_command, coach_config
+from harness import bot_process, coach_command
 from scratch import scratch_database
 from service_steps import ANSWERS
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
+from bot import cli
+from bot.service import CoachService, Incoming, Response
+from flows.replies import Button, Reply
 from storage import crypto
 
 CONCURRENCY = 64  # the bot's default (telegram.concurrent_updates)
@@ -106,11 +111,12 @@ def serve_echo(base_url: str) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--rates", default="50,100", help="offered updates/s, comma-separated")
     parser.add_argument(
         "--postgres", help="postgresql+asyncpg:// URL; a scratch database is made beside it"
     )
     args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
     print(f"{args.users} clients x {len(ANSWERS)} updates, update concurrency {CONCURRENCY}")
     print(f"{'bot':<30} {'updates/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     async with FakeBotAPI() as fake:
@@ -119,26 +125,52 @@ async def main() -> None:
     print(f"{'echo bot (baseline)':<30} {row}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        await run_coach("SQLite", sqlite, Path(tmp), args.users, args.rate, baseline)
+        await run_coach("SQLite", sqlite, Path(tmp), args.users, rates, baseline)
         if args.postgres:
             async with scratch_database(args.postgres, "throughput") as url:
-                await run_coach("PostgreSQL", url, Path(tmp), args.users, args.rate, baseline)
+                await run_coach("PostgreSQL", url, Path(tmp), args.users, rates, baseline)
 
 
 async def run_coach(
-    name: str, url: str, folder: Path, users: int, offered: float, baseline: float
+    name: str, url: str, folder: Path, users: int, rates: list[float], baseline: float
 ) -> None:
     async with FakeBotAPI() as fake:
-        config = coach_config(folder, fake, url, crypto.generate_key())
+        config = fake.config_file(folder, url, crypto.generate_key())
         async with bot_process(fake, *coach_command(config)):
             rate, closed = await closed_loop(fake, users, 2_000_000)
-            opened = await open_loop(fake, offered, 5.0, 3_000_000)
-    print(f"{'coach, ' + name:<30} {closed}   {rate / baseline:.0%} of the echo bot", flush=True)
-    print(f"{f'coach, {name}, {offered:.0f}/s offered':<30} {opened}", flush=True)
+            print(f"{'coach, ' + name:<30} {closed}   {rate / baseline:.0%} of the echo bot")
+            for index, offered in enumerate(rates):
+                opened = await open_loop(fake, offered, 5.0, 3_000_000 + index * 100_000)
+                print(f"{f'coach, {name}, {offered:.0f}/s offered':<30} {opened}", flush=True)
+        if name == "SQLite":
+            async with bot_process(fake, __file__, "--stubbed", str(config)):
+                rate, stubbed = await closed_loop(fake, users, 4_000_000)
+            print(f"{'  (service stubbed out)':<30} {stubbed}   {rate / baseline:.0%}", flush=True)
+
+
+# A reply like a thought-record step's: a question with Back, Cancel and Example buttons.
+STUB_REPLY = Reply(
+    "Step 4 of 9 · What went through your mind just then? The thought that hurt most.",
+    buttons=[[Button("⬅ Back", "T:x:4:back"), Button("✖ Cancel", "T:x:4:cancel")],
+             [Button("💡 Example", "T:x:4:example")]],
+)  # fmt: skip
+
+
+def serve_stubbed(config: str) -> None:
+    """`coach run` with the conversation service replaced by that canned reply: what the
+    Telegram side of the bot costs on its own (a diagnostic row, not a goal)."""
+
+    async def handle(self: CoachService, incoming: Incoming) -> Response:
+        return Response([STUB_REPLY])
+
+    CoachService.handle = handle  # type: ignore[method-assign]
+    raise SystemExit(cli.main(["run", "--config", config]))
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--echo-bot"]:
         serve_echo(sys.argv[2])
+    elif sys.argv[1:2] == ["--stubbed"]:
+        serve_stubbed(sys.argv[2])
     else:
         asyncio.run(main())

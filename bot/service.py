@@ -112,8 +112,10 @@ class CoachService:
             if not await self._admitted(session, incoming, now):
                 # A stranger in a closed mode: nothing of theirs is written or logged.
                 return Response([Reply(say("not_admitted", operator=self.settings.operator_name))])
-            user = await repo.user_for_update(session, incoming.user_id, now)
+            user, draft = await repo.user_for_update(session, incoming.user_id, now)
             turn = _Turn(self, session, user, now)
+            if user.active_flow is not None:
+                turn.known_draft(user.active_flow, draft)
             if user.blocked_at is not None:  # they wrote again: reminders resume from now
                 user.blocked_at = None
                 await turn.replan_all()

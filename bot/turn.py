@@ -47,6 +47,10 @@ class TurnBase:
     def local(self, instant: datetime) -> datetime:
         return instant.astimezone(ZoneInfo(self.zone_name()))
 
+    def known_draft(self, flow: str, row: Draft | None) -> None:
+        """The draft (or none) already loaded with the user's row."""
+        self._drafts[flow] = row
+
     async def draft_row(self, flow: str) -> Draft | None:
         """The user's draft for a dialogue, loaded once per event."""
         if flow not in self._drafts:

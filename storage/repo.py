@@ -5,37 +5,43 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Draft, Invite, ThoughtRecord, User
 
-# The two queries every event makes, built once: building a statement costs more than
-# SQLite takes to run it (bench/throughput.py). Values go in as bound parameters.
+# The query every event makes, built once: building a statement costs more than SQLite takes
+# to run it (bench/throughput.py). It brings the draft of the dialogue the user is in along
+# with their row, saving a second query on every answer.
 _USER_FOR_UPDATE = (
-    select(User)
+    select(User, Draft)
+    .outerjoin(Draft, and_(Draft.user_id == User.id, Draft.flow == User.active_flow))
     .where(User.telegram_id == bindparam("telegram_id"))
-    .with_for_update()
+    .with_for_update(of=User)
     .execution_options(populate_existing=True)
 )
 _DRAFT = select(Draft).where(Draft.user_id == bindparam("user_id"), Draft.flow == bindparam("flow"))
 
 
-async def user_for_update(session: AsyncSession, telegram_id: int, now: datetime) -> User:
+async def user_for_update(
+    session: AsyncSession, telegram_id: int, now: datetime
+) -> tuple[User, Draft | None]:
     """Gets or creates the user, locking the row so one user's updates apply one at a time,
-    even across processes sharing a PostgreSQL database."""
+    even across processes sharing a PostgreSQL database; with the draft of their current
+    dialogue, if any."""
     key = {"telegram_id": telegram_id}
-    user = (await session.execute(_USER_FOR_UPDATE, key)).scalar_one_or_none()
-    if user is not None:
-        return user
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    await session.execute(
-        insert(User)
-        .values(telegram_id=telegram_id, created_at=now)
-        .on_conflict_do_nothing(index_elements=["telegram_id"])
-    )
-    return (await session.execute(_USER_FOR_UPDATE, key)).scalar_one()
+    found = (await session.execute(_USER_FOR_UPDATE, key)).one_or_none()
+    if found is None:
+        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        await session.execute(
+            insert(User)
+            .values(telegram_id=telegram_id, created_at=now)
+            .on_conflict_do_nothing(index_elements=["telegram_id"])
+        )
+        found = (await session.execute(_USER_FOR_UPDATE, key)).one()
+    user, draft = found
+    return user, draft
 
 
 async def find_user(session: AsyncSession, telegram_id: int) -> User | None:

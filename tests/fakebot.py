@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
@@ -253,6 +254,26 @@ class FakeBotAPI:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    def config_file(self, folder: Path, db_url: str, key: str, **nudges: float) -> Path:
+        """A config file for a `coach run` process polling this fake (`nudges`: nudges.*)."""
+        path = folder / "config.yaml"
+        extra = "".join(f"\n  {name}: {value}" for name, value in nudges.items())
+        path.write_text(
+            f"""
+telegram:
+  token: "{self.TOKEN}"
+  base_url: "{self.base_url}"
+  base_file_url: "{self.base_file_url}"
+  poll_timeout: 1
+database:
+  url: "{db_url}"
+nudges:{extra or " {}"}
+security:
+  data_key: "{key}"
+"""
+        )
+        return path
 
     # ------------------------------------------------------------------ change signal
 

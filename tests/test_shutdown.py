@@ -47,27 +47,6 @@ async def seed(db_url: str) -> None:
     await db.dispose()
 
 
-def config_file(tmp_path: Path, fake: FakeBotAPI, db_url: str) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        f"""
-telegram:
-  token: "{FakeBotAPI.TOKEN}"
-  base_url: "{fake.base_url}"
-  base_file_url: "{fake.base_file_url}"
-  poll_timeout: 1
-database:
-  url: "{db_url}"
-nudges:
-  tick_seconds: 0.2
-  max_per_second: 6
-security:
-  data_key: "{TEST_KEY}"
-"""
-    )
-    return path
-
-
 def nudges_sent(fake: FakeBotAPI) -> dict[int, int]:
     return {u: sum("✅ Done" in m.button_texts() for m in fake.messages(u)) for u in USERS}
 
@@ -90,7 +69,7 @@ async def test_sigterm_during_a_fan_out_loses_nothing_and_sends_nothing_twice(
     fake: FakeBotAPI, db_url: str, tmp_path: Path
 ):
     await seed(db_url)
-    config = config_file(tmp_path, fake, db_url)
+    config = fake.config_file(tmp_path, db_url, TEST_KEY, tick_seconds=0.2, max_per_second=6)
 
     assert await run_until(fake, config, enough=5) == 0
     sent = nudges_sent(fake)

@@ -43,7 +43,7 @@ async def test_migrations_reach_head_and_are_idempotent(db: Database):
 async def test_concurrent_first_messages_create_one_user(db: Database):
     async def first_message() -> int:
         async with db.transaction() as session:
-            return (await repo.user_for_update(session, 77, NOW)).id
+            return (await repo.user_for_update(session, 77, NOW))[0].id
 
     ids = await asyncio.gather(*(first_message() for _ in range(8)))
     assert len(set(ids)) == 1
@@ -51,7 +51,7 @@ async def test_concurrent_first_messages_create_one_user(db: Database):
 
 async def test_times_come_back_aware_and_in_utc(db: Database):
     async with db.transaction() as session:
-        user = await repo.user_for_update(session, 5, NOW)
+        user, _ = await repo.user_for_update(session, 5, NOW)
         await repo.add_thought_record(session, user.id, record_fields("h", NOW))
     async with db.transaction() as session:
         [record] = await repo.list_thought_records(session, user.id, offset=0, limit=5)
@@ -60,7 +60,7 @@ async def test_times_come_back_aware_and_in_utc(db: Database):
 
 async def test_drafts_are_one_per_user_and_flow(db: Database):
     async with db.transaction() as session:
-        user = await repo.user_for_update(session, 5, NOW)
+        user, _ = await repo.user_for_update(session, 5, NOW)
         draft = repo.save_draft(session, None, user.id, "thought", '{"v": 1}', NOW)
         await session.flush()
         repo.save_draft(session, draft, user.id, "thought", '{"v": 2}', NOW + timedelta(hours=1))
@@ -73,8 +73,8 @@ async def test_drafts_are_one_per_user_and_flow(db: Database):
 
 async def test_records_are_only_reachable_by_their_owner(db: Database):
     async with db.transaction() as session:
-        ana = await repo.user_for_update(session, 1, NOW)
-        ben = await repo.user_for_update(session, 2, NOW)
+        ana, _ = await repo.user_for_update(session, 1, NOW)
+        ben, _ = await repo.user_for_update(session, 2, NOW)
         for n in range(3):
             await repo.add_thought_record(
                 session, ana.id, record_fields(f"ana {n}", NOW + timedelta(minutes=n))
@@ -90,7 +90,7 @@ async def test_records_are_only_reachable_by_their_owner(db: Database):
 
 async def test_deleting_a_user_removes_their_rows(db: Database):
     async with db.transaction() as session:
-        user = await repo.user_for_update(session, 9, NOW)
+        user, _ = await repo.user_for_update(session, 9, NOW)
         repo.save_draft(session, None, user.id, "thought", "{}", NOW)
         await repo.add_thought_record(session, user.id, record_fields("h", NOW))
     async with db.transaction() as session:
@@ -103,7 +103,7 @@ async def test_deleting_a_user_removes_their_rows(db: Database):
 async def test_a_failed_transaction_leaves_nothing_behind(db: Database):
     with pytest.raises(RuntimeError):
         async with db.transaction() as session:
-            user = await repo.user_for_update(session, 11, NOW)
+            user, _ = await repo.user_for_update(session, 11, NOW)
             repo.save_draft(session, None, user.id, "thought", "{}", NOW)
             raise RuntimeError("crash between saving and replying")
     async with db.transaction() as session:
