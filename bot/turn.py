@@ -58,7 +58,7 @@ class TurnBase:
         return self._drafts[flow]
 
     async def store_draft(self, flow: str, state: str) -> Draft:
-        row = repo.save_draft(
+        row = await repo.save_draft(
             self.session, await self.draft_row(flow), self.user.id, flow, state, self.now
         )
         self._drafts[flow] = row

@@ -61,9 +61,11 @@ async def test_times_come_back_aware_and_in_utc(db: Database):
 async def test_drafts_are_one_per_user_and_flow(db: Database):
     async with db.transaction() as session:
         user, _ = await repo.user_for_update(session, 5, NOW)
-        draft = repo.save_draft(session, None, user.id, "thought", '{"v": 1}', NOW)
+        draft = await repo.save_draft(session, None, user.id, "thought", '{"v": 1}', NOW)
         await session.flush()
-        repo.save_draft(session, draft, user.id, "thought", '{"v": 2}', NOW + timedelta(hours=1))
+        await repo.save_draft(
+            session, draft, user.id, "thought", '{"v": 2}', NOW + timedelta(hours=1)
+        )
     async with db.transaction() as session:
         draft = await repo.load_draft(session, user.id, "thought")
         count = len(list((await session.execute(select(Draft))).scalars()))
@@ -91,7 +93,7 @@ async def test_records_are_only_reachable_by_their_owner(db: Database):
 async def test_deleting_a_user_removes_their_rows(db: Database):
     async with db.transaction() as session:
         user, _ = await repo.user_for_update(session, 9, NOW)
-        repo.save_draft(session, None, user.id, "thought", "{}", NOW)
+        await repo.save_draft(session, None, user.id, "thought", "{}", NOW)
         await repo.add_thought_record(session, user.id, record_fields("h", NOW))
     async with db.transaction() as session:
         await session.execute(delete(User).where(User.id == user.id))
@@ -104,7 +106,7 @@ async def test_a_failed_transaction_leaves_nothing_behind(db: Database):
     with pytest.raises(RuntimeError):
         async with db.transaction() as session:
             user, _ = await repo.user_for_update(session, 11, NOW)
-            repo.save_draft(session, None, user.id, "thought", "{}", NOW)
+            await repo.save_draft(session, None, user.id, "thought", "{}", NOW)
             raise RuntimeError("crash between saving and replying")
     async with db.transaction() as session:
         assert await repo.find_user(session, 11) is None
