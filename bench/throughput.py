@@ -5,9 +5,7 @@ Each bot runs as its own process (`coach run`, or this file with --echo-bot), as
 the fake server and the simulated clients share this process. Closed loop: N clients each
 complete a whole thought record (11 updates), sending the next answer as soon as the reply to
 the last one arrives. Open loop: updates offered at fixed rates (default 50/s and 100/s) by
-clients starting records, measuring reply latency. A diagnostic row runs `coach run` with
-the conversation service stubbed out (a canned reply of the same shape): the ceiling the
-Telegram side sets.
+clients starting records, measuring reply latency.
 
     .venv/bin/python bench/throughput.py [--users 50] [--rates 50,100] [--postgres URL]
 """
@@ -32,9 +30,6 @@ from service_steps import ANSWERS
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
-from bot import cli
-from bot.service import CoachService, Incoming, Response
-from flows.replies import Button, Reply
 from storage import crypto
 
 CONCURRENCY = 64  # the bot's default (telegram.concurrent_updates)
@@ -142,35 +137,10 @@ async def run_coach(
             for index, offered in enumerate(rates):
                 opened = await open_loop(fake, offered, 5.0, 3_000_000 + index * 100_000)
                 print(f"{f'coach, {name}, {offered:.0f}/s offered':<30} {opened}", flush=True)
-        if name == "SQLite":
-            async with bot_process(fake, __file__, "--stubbed", str(config)):
-                rate, stubbed = await closed_loop(fake, users, 4_000_000)
-            print(f"{'  (service stubbed out)':<30} {stubbed}   {rate / baseline:.0%}", flush=True)
-
-
-# A reply like a thought-record step's: a question with Back, Cancel and Example buttons.
-STUB_REPLY = Reply(
-    "Step 4 of 9 · What went through your mind just then? The thought that hurt most.",
-    buttons=[[Button("⬅ Back", "T:x:4:back"), Button("✖ Cancel", "T:x:4:cancel")],
-             [Button("💡 Example", "T:x:4:example")]],
-)  # fmt: skip
-
-
-def serve_stubbed(config: str) -> None:
-    """`coach run` with the conversation service replaced by that canned reply: what the
-    Telegram side of the bot costs on its own (a diagnostic row, not a goal)."""
-
-    async def handle(self: CoachService, incoming: Incoming) -> Response:
-        return Response([STUB_REPLY])
-
-    CoachService.handle = handle  # type: ignore[method-assign]
-    raise SystemExit(cli.main(["run", "--config", config]))
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--echo-bot"]:
         serve_echo(sys.argv[2])
-    elif sys.argv[1:2] == ["--stubbed"]:
-        serve_stubbed(sys.argv[2])
     else:
         asyncio.run(main())
