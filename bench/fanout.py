@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakebot import FakeBotAPI
-from harness import bot_process, coach_command
+from harness import Clients, bot_process, coach_command
 from scratch import scratch_database
 from service_steps import ANSWERS
 from sqlalchemy import insert, text
@@ -122,15 +122,10 @@ async def unthrottled(url: str, users: int) -> str:
     return f"{users:>7} {elapsed:>8.2f} {users / elapsed:>9.0f}"
 
 
-async def talk(fake: FakeBotAPI, latencies: list[float], done: Callable[[], bool]) -> None:
+async def talk(clients: Clients, done: Callable[[], bool]) -> None:
     """Thought records, one answer after each reply, until the fan-out is over."""
     while not done():
-        for answer in ANSWERS:
-            before = fake.message_count(TALKER)
-            started = time.perf_counter()
-            fake.send_text(TALKER, answer)
-            await fake.wait_for_count(TALKER, before + 1, timeout=60)
-            latencies.append(time.perf_counter() - started)
+        await clients.record(TALKER, ANSWERS)
 
 
 def busiest_second(times: list[float]) -> int:
@@ -149,18 +144,16 @@ async def paced(url: str, users: int, folder: Path) -> str:
     async with TimedFake() as fake:
         config = fake.config_file(folder, url, key, tick_seconds=1, max_per_second=LIMIT)
         async with bot_process(fake, *coach_command(config)):
-            latencies: list[float] = []
-            talker = asyncio.create_task(
-                talk(fake, latencies, lambda: len(fake.nudge_times) >= users)
-            )
+            clients = Clients(fake)
+            talker = asyncio.create_task(talk(clients, lambda: len(fake.nudge_times) >= users))
             await fake.wait_until(lambda: len(fake.nudge_times) >= users, timeout=users)
             await talker
     times = fake.nudge_times
     rate = (len(times) - 1) / (times[-1] - times[0])
-    p95 = statistics.quantiles(latencies, n=20)[-1] * 1000
+    p95 = statistics.quantiles(clients.latencies, n=20)[-1] * 1000
     return (
         f"{len(times):>7} {times[-1] - times[0]:>8.2f} {rate:>9.1f} {rate / LIMIT:>8.2f} "
-        f"{busiest_second(times):>8} {len(latencies):>8} {p95:>8.0f}"
+        f"{busiest_second(times):>8} {len(clients.latencies):>8} {p95:>8.0f}"
     )
 
 

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fakebot import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class Clients:
+    """Simulated clients: send, then wait for the bot's next message to that chat."""
+
+    def __init__(self, fake: FakeBotAPI) -> None:
+        self.fake = fake
+        self.latencies: list[float] = []
+
+    async def say(self, user: int, text: str) -> None:
+        before = self.fake.message_count(user)
+        started = time.perf_counter()
+        self.fake.send_text(user, text)
+        await self.fake.wait_for_count(user, before + 1, timeout=120)
+        self.latencies.append(time.perf_counter() - started)
+
+    async def record(self, user: int, answers: list[str]) -> None:
+        for text in answers:
+            await self.say(user, text)
 
 
 def clean_env() -> dict[str, str]:

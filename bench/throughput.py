@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakebot import FakeBotAPI
-from harness import bot_process, coach_command
+from harness import Clients, bot_process, coach_command
 from scratch import scratch_database
 from service_steps import ANSWERS
 from telegram import Update
@@ -33,25 +33,6 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 from storage import crypto
 
 CONCURRENCY = 64  # the bot's default (telegram.concurrent_updates)
-
-
-class Clients:
-    """Simulated clients: send, then wait for the bot's next message to that chat."""
-
-    def __init__(self, fake: FakeBotAPI) -> None:
-        self.fake = fake
-        self.latencies: list[float] = []
-
-    async def say(self, user: int, text: str) -> None:
-        before = self.fake.message_count(user)
-        started = time.perf_counter()
-        self.fake.send_text(user, text)
-        await self.fake.wait_for_count(user, before + 1, timeout=120)
-        self.latencies.append(time.perf_counter() - started)
-
-    async def record(self, user: int, answers: list[str]) -> None:
-        for text in answers:
-            await self.say(user, text)
 
 
 def figures(latencies: list[float], updates: int, seconds: float) -> str:
