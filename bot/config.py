@@ -37,6 +37,8 @@ class WebhookConfig(_Section):
     path: str = "/telegram"
     public_url: str = ""  # https://coach.example.org — Telegram posts to public_url + path
     secret_token: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,256}$")
+    # Updates Telegram posts at once (each chat's still one at a time); Telegram's own range.
+    max_connections: int = Field(default=40, ge=1, le=100)
 
     @field_validator("path")
     @classmethod

@@ -10,6 +10,7 @@ occurrence (unique key, SKIP LOCKED claims). Transport-free: sending goes throug
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,9 @@ from storage.models import Schedule, User
 
 log = logging.getLogger(__name__)
 
+# One dispatcher at a time, over all processes sharing a PostgreSQL database, claims and sends
+# nudges: each paces itself, so two at once would send at twice Telegram's bulk limit.
+NUDGE_LOCK = 0x436F616368  # "Coach"
 CATCH_UP_LIMIT = timedelta(days=14)  # after a long outage, older occurrences are not replayed
 MAX_BACKOFF = timedelta(minutes=5)
 
@@ -141,11 +145,12 @@ class Dispatcher:
         self.sender = sender
         self.settings = settings
         self.only_user = only_user  # `coach chat` sends only its own user's nudges
-        self._pacer = Pacer(settings.max_per_second)
+        self._pacer = Pacer(settings.max_per_second, sleep=self._nap)
         self._recorder = _Recorder(db)
         self._running = asyncio.Lock()
         self._hold_until: datetime | None = None  # after a 429, everyone waits
         self._stopping = False
+        self._stopped = asyncio.Event()  # set with _stopping: cuts the pacer's waits short
         self.ticks = 0  # completed ticks, for operators' logs and tests' waiting
         self._ticked = asyncio.Condition()
 
@@ -153,8 +158,19 @@ class Dispatcher:
         """Stops claiming and waits for the tick in flight: sends already started finish and
         are recorded, so a shutdown never leaves a nudge sent but not marked sent."""
         self._stopping = True
+        self._stopped.set()
         async with self._running:
             pass
+
+    async def _nap(self, seconds: float) -> None:
+        """The pacer's sleep, cut short by stop(): nudges still waiting for their slot hand
+        their claim back at once, rather than holding shutdown for the rest of the batch's
+        slots (200 at 30/s is 6.7 s)."""
+        if seconds < 0.05:  # a short wait is not worth a timer task (unthrottled fan-outs)
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), seconds)
 
     async def wait_ticks(self, count: int) -> None:
         """Returns once `count` more ticks have completed (callers bound the wait)."""
@@ -168,12 +184,21 @@ class Dispatcher:
             return report  # the previous tick is still sending; it will pick up new work
         async with self._running:
             try:
-                await self._tick(report)
+                async with self._turn() as ours:
+                    if ours:  # else another process is ticking: its pacer covers this bot
+                        await self._tick(report)
             finally:
                 self.ticks += 1
                 async with self._ticked:
                     self._ticked.notify_all()
         return report
+
+    def _turn(self) -> contextlib.AbstractAsyncContextManager[bool]:
+        """The bot's turn to send. `coach chat` sends only its own user's few nudges: it
+        never holds up the running bot's fan-out."""
+        if self.only_user is not None:
+            return contextlib.nullcontext(True)
+        return self.db.exclusive(NUDGE_LOCK)
 
     async def _tick(self, report: TickReport) -> None:
         # A fan-out larger than one batch carries on in this tick, batch after batch, rather

@@ -41,11 +41,11 @@ class HomeworkTurn(TurnBase):
 
     async def _keep(self, state: HomeworkState) -> None:
         await self.store_draft(HOMEWORK, state.model_dump_json())
-        self.user.active_flow = HOMEWORK
+        self.set_flow(HOMEWORK)
 
     async def _done_with_dialogue(self) -> None:
         await self.drop_draft(HOMEWORK)
-        self.user.active_flow = None
+        self.set_flow(None)
 
     # ── /remind, /reminders, /quiet ────────────────────────────────────────────
 

@@ -30,7 +30,7 @@ class OnboardingTurn(HomeworkTurn):
         /start leads on to the homework offer."""
         onboarding = self.user.active_flow == ONBOARDING
         self.user.timezone = zone
-        self.user.active_flow = None
+        self.set_flow(None)
         await self.replan_all()
         done = Reply(
             say("timezone_set", zone=zone, local_time=f"{self.local(self.now):%H:%M}"),
@@ -67,7 +67,7 @@ class OnboardingTurn(HomeworkTurn):
             local_time = f"{self.local(self.now):%H:%M}"
             current = say("timezone_current", zone=self.user.timezone, local_time=local_time)
             return [welcome, Reply(current), help_reply()]
-        self.user.active_flow = ONBOARDING
+        self.set_flow(ONBOARDING)
         return self.ask_zone([welcome])
 
     async def timezone(self, args: str) -> list[Reply]:
@@ -76,7 +76,7 @@ class OnboardingTurn(HomeworkTurn):
             if zone is None:
                 return [Reply(say("timezone_unknown", text=args[:60]))]
             return await self.set_zone(zone)
-        self.user.active_flow = TIMEZONE
+        self.set_flow(TIMEZONE)
         local_time = f"{self.local(self.now):%H:%M}"
         current = say("timezone_current", zone=self.zone_name(), local_time=local_time)
         return self.ask_zone([Reply(current)])

@@ -23,13 +23,13 @@ class PrivacyTurn(TurnBase):
         return [Reply(say("privacy", operator=self.settings.operator_name))]
 
     async def delete_me(self, _args: str) -> list[Reply]:
-        self.user.active_flow = DELETE_ME
+        self.set_flow(DELETE_ME)
         return [Reply(say("delete_ask", word=CONFIRM_WORD))]
 
     async def delete_text(self, typed: str) -> list[Reply]:
         """Only the exact word erases; anything else keeps everything."""
         if typed.strip() != CONFIRM_WORD:
-            self.user.active_flow = None
+            self.set_flow(None)
             return [Reply(say("delete_kept"))]
         # One statement; the database cascades to drafts, records, reminders, nudges.
         await self.session.execute(delete(User).where(User.id == self.user.id))

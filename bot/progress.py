@@ -29,11 +29,11 @@ class ProgressTurn(TurnBase):
     async def win(self, args: str) -> list[Reply]:
         if args.strip():
             return await self._save_win(args)
-        self.user.active_flow = WIN
+        self.set_flow(WIN)
         return [Reply(_say("win.ask"))]
 
     async def win_text(self, typed: str) -> list[Reply]:
-        self.user.active_flow = None
+        self.set_flow(None)
         if not typed.strip():
             return [Reply(_say("win.empty"))]
         return await self._save_win(typed)

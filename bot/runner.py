@@ -105,6 +105,7 @@ async def serve(
                 await app.bot.set_webhook(
                     url=hook.public_url.rstrip("/") + hook.path,
                     secret_token=hook.secret_token,
+                    max_connections=hook.max_connections,
                     allowed_updates=Update.ALL_TYPES,
                 )
                 log.info("bot @%s is running (webhook)", app.bot.username)

@@ -119,7 +119,8 @@ class CoachService:
             if user.blocked_at is not None:  # they wrote again: reminders resume from now
                 user.blocked_at = None
                 await turn.replan_all()
-            log.debug("handling a %s in flow %s", _kind(incoming), user.active_flow)
+            if log.isEnabledFor(logging.DEBUG):  # _kind parses the text: only when read
+                log.debug("handling a %s in flow %s", _kind(incoming), user.active_flow)
             response = await turn.dispatch(incoming)  # the answer is stored where it belongs
             if crisis:
                 response = self._crisis(turn, user, response)
@@ -129,7 +130,7 @@ class CoachService:
         """Safety first: the resources replace whatever the flow would have asked next, and
         the flow is paused (its draft kept) so nothing carries on by itself."""
         if not turn.deleted and user.active_flow == THOUGHT:
-            user.active_flow = None
+            turn.set_flow(None)
         log.info("crisis language recognised: safety resources sent")
         return Response([Reply(crisis_reply(self.settings.crisis_resources))], response.notice)
 
@@ -193,7 +194,7 @@ class _Turn(OnboardingTurn, ThoughtTurn, PrivacyTurn):
     async def _leave_flow(self) -> str | None:
         """Another command interrupts: drafts stay saved; returns how to get back to a record."""
         was = self.user.active_flow
-        self.user.active_flow = None
+        self.set_flow(None)
         if was == HOMEWORK:
             await self.drop_draft(HOMEWORK)  # a half-chosen reminder time: nothing to keep
         return await self.parked_notice() if was == THOUGHT else None
@@ -202,7 +203,7 @@ class _Turn(OnboardingTurn, ThoughtTurn, PrivacyTurn):
         if self.user.active_flow == THOUGHT:
             return await self.feed_thought(Command(name))  # type: ignore[arg-type]
         if self.user.active_flow in ZONE_FLOWS and name == "cancel":
-            self.user.active_flow = None
+            self.set_flow(None)
             return [Reply(say("timezone_kept", zone=self.zone_name()), remove_keyboard=True)]
         if self.user.active_flow == DELETE_ME and name == "cancel":
             return await self.delete_text("")
@@ -253,7 +254,7 @@ class _Turn(OnboardingTurn, ThoughtTurn, PrivacyTurn):
         outcome = tr.handle(draft, Choice(data), new_id)
         if outcome.expired:
             return None
-        self.user.active_flow = THOUGHT  # a live step's button brings them back
+        self.set_flow(THOUGHT)  # a live step's button brings them back
         return await self.apply_thought(outcome, draft)
 
     async def _expired(self) -> Response:

@@ -33,7 +33,7 @@ class ThoughtTurn(ProgressTurn):
     async def feed_thought(self, event: Event) -> list[Reply]:
         draft = await self.load_thought()
         if draft is None:  # the draft went away (finished in another process, say)
-            self.user.active_flow = None
+            self.set_flow(None)
             return [Reply(say("fallback"))]
         return await self.apply_thought(tr.handle(draft, event, new_id), draft)
 
@@ -64,12 +64,12 @@ class ThoughtTurn(ProgressTurn):
             )
         if outcome.state is None:
             await self.drop_draft(THOUGHT)
-            self.user.active_flow = None
+            self.set_flow(None)
             return list(outcome.replies)
         if row is not None and before is not None and before.id != outcome.state.id:
             row.created_at = self.now  # started over: a new record begins now
         await self.store_draft(THOUGHT, outcome.state.model_dump_json())
-        self.user.active_flow = THOUGHT
+        self.set_flow(THOUGHT)
         replies = list(outcome.replies)
         arrived = outcome.state.step == "evidence_against" and outcome.state.mode == "answer"
         if arrived and (before is None or before.step != "evidence_against"):

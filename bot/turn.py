@@ -44,6 +44,12 @@ class TurnBase:
     def zone_name(self) -> str:
         return self.user.timezone or self.settings.default_timezone
 
+    def set_flow(self, flow: str | None) -> None:
+        """Which dialogue plain text goes to next. Only a change touches the row: an
+        unchanged value set on it would still cost an update check at every commit."""
+        if self.user.active_flow != flow:
+            self.user.active_flow = flow
+
     def local(self, instant: datetime) -> datetime:
         return instant.astimezone(ZoneInfo(self.zone_name()))
 

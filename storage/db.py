@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import (
 
 from storage import sqlite_connection
 
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
+_UNLOCK = text("SELECT pg_advisory_unlock(:key)")
+
 
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
@@ -46,7 +49,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: SQLAlchemy's own statement path costs more than the BEGIN.
+        cursor = connection.connection.dbapi_connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.close()
 
 
 class Database:
@@ -70,6 +76,31 @@ class Database:
         turn: AbstractAsyncContextManager[object] = self._sqlite_turn or nullcontext()
         async with turn, self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def exclusive(self, key: int) -> AsyncIterator[bool]:
+        """Whether this process alone holds `key` among every process on this PostgreSQL
+        database, for the block: a session advisory lock on a connection of its own, let go
+        at the end, or by PostgreSQL when the process dies. Another holder means False, at
+        once. SQLite is served by one process: always True."""
+        if not self.is_postgres:
+            yield True
+            return
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            held = bool(await connection.scalar(_TRY_LOCK, {"key": key}))
+            try:
+                yield held
+            finally:
+                if held:
+                    try:
+                        await connection.execute(_UNLOCK, {"key": key})
+                    except BaseException as exc:
+                        # Broken (PostgreSQL restarted, say) or cancelled: never back to the
+                        # pool still holding the lock. Closed, the lock goes with it.
+                        await connection.invalidate()
+                        if not isinstance(exc, Exception):
+                            raise
 
     async def healthy(self) -> bool:
         """True when a query goes through (for /healthz and `coach check`)."""

@@ -104,6 +104,16 @@ def _visible_text(text: str, parse_mode: str | None) -> str:
     return text
 
 
+def _chat_of(update: JSONDict) -> int:
+    """The chat an update belongs to (Telegram delivers each chat's updates in order)."""
+    for kind in ("message", "edited_message", "channel_post", "callback_query"):
+        event = update.get(kind)
+        if isinstance(event, dict):
+            chat = (event.get("message") or event).get("chat") or event.get("from") or {}
+            return int(chat.get("id", 0))
+    return 0
+
+
 class ApiError(Exception):
     """Raised inside method handlers to produce a Bot API error response."""
 
@@ -175,6 +185,7 @@ class FakeBotAPI:
         self.webhook_secret: str = ""
         self.webhook_deliveries = 0  # updates the bot's webhook accepted with 200
         self.webhook_refusals: list[int] = []  # statuses of deliveries it refused
+        self.webhook_max_connections = 40  # Telegram's default
         self._webhook_task: asyncio.Task[None] | None = None
 
         self._runner: web.AppRunner | None = None
@@ -745,6 +756,7 @@ security:
     async def _set_webhook(self, params: JSONDict) -> bool:
         self.webhook_url = str(params.get("url") or "")
         self.webhook_secret = str(params.get("secret_token") or "")
+        self.webhook_max_connections = int(params.get("max_connections") or 40)
         if params.get("drop_pending_updates"):
             self._updates.clear()
         if self.webhook_url and (self._webhook_task is None or self._webhook_task.done()):
@@ -753,31 +765,61 @@ security:
         return True
 
     async def _deliver_to_webhook(self) -> None:
-        """Like Telegram: POST each pending update, in order, to the webhook with the secret
-        header; an update leaves the queue only when the bot answered 200."""
+        """Like Telegram: POSTs pending updates to the webhook with the secret header. Each
+        chat's updates go one at a time, in order, the next only once the bot answered the
+        last with 200; different chats' updates go in parallel, up to the webhook's
+        max_connections. An update leaves the queue only when the bot answered 200."""
+        in_flight: dict[int, asyncio.Task[None]] = {}  # chat → its delivery
         async with aiohttp.ClientSession() as http:
-            while self.webhook_url and not self._stopping:
-                if not self._updates:
+            try:
+                while self.webhook_url and not self._stopping:
+                    for update in self._next_deliveries(in_flight):
+                        chat = _chat_of(update)
+                        in_flight[chat] = asyncio.create_task(self._post_update(http, update))
+                        in_flight[chat].add_done_callback(lambda _t: self._bump())
+                    for chat in [c for c, task in in_flight.items() if task.done()]:
+                        in_flight.pop(chat).result()  # a bug in the fake shows here
                     await self._wait_for(
-                        lambda: bool(self._updates) or not self.webhook_url or self._stopping,
+                        lambda: (
+                            self._stopping
+                            or not self.webhook_url
+                            or any(task.done() for task in in_flight.values())
+                            or bool(self._next_deliveries(in_flight))
+                        ),
                         3600,
                     )
-                    continue
-                update = self._updates[0]
-                headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret}
-                try:
-                    async with http.post(self.webhook_url, json=update, headers=headers) as reply:
-                        status = reply.status
-                except aiohttp.ClientError:
-                    status = 0
-                if status == 200:
-                    if self._updates and self._updates[0] is update:
-                        self._updates.pop(0)
-                    self.webhook_deliveries += 1
-                    self._bump()
-                else:
-                    self.webhook_refusals.append(status)
-                    await self._wait_for(lambda: False, 0.05)  # Telegram backs off, briefly here
+            finally:
+                for task in in_flight.values():
+                    task.cancel()
+                await asyncio.gather(*in_flight.values(), return_exceptions=True)
+
+    def _next_deliveries(self, in_flight: dict[int, asyncio.Task[None]]) -> list[JSONDict]:
+        """The first pending update of each chat with none in flight, within the limit."""
+        room = self.webhook_max_connections - len(in_flight)
+        chosen: list[JSONDict] = []
+        seen: set[int] = set(in_flight)
+        for update in self._updates:
+            if len(chosen) >= room:
+                break
+            chat = _chat_of(update)
+            if chat not in seen:
+                chosen.append(update)
+            seen.add(chat)  # a chat's later updates wait for its first
+        return chosen
+
+    async def _post_update(self, http: aiohttp.ClientSession, update: JSONDict) -> None:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret}
+        try:
+            async with http.post(self.webhook_url, json=update, headers=headers) as reply:
+                status = reply.status
+        except aiohttp.ClientError:
+            status = 0
+        if status == 200:
+            self._updates = [u for u in self._updates if u is not update]
+            self.webhook_deliveries += 1
+        else:
+            self.webhook_refusals.append(status)
+            await asyncio.sleep(0.05)  # Telegram backs off before trying this chat again
 
     async def _get_webhook_info(self, params: JSONDict) -> JSONDict:
         return {

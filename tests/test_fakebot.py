@@ -7,6 +7,7 @@ import json
 
 import aiohttp
 import pytest
+from aiohttp import web
 from fakebot import FakeBotAPI, utf16_len
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter, TelegramError
@@ -315,6 +316,49 @@ async def test_get_updates_long_poll(fake, bot):
         await bot.get_updates(timeout=0)
     assert (await bot.get_webhook_info()).url == "https://example.invalid/hook"
     await bot.delete_webhook()
+
+
+async def test_webhook_delivers_chats_in_parallel_and_each_chat_in_order(fake, bot):
+    """As Telegram: a chat's next update waits until the bot answered its last one; other
+    chats' updates do not wait for it (up to max_connections at once)."""
+    arrived: list[str] = []
+    first_answered = asyncio.Event()
+
+    async def receive(request: web.Request) -> web.Response:
+        text = (await request.json())["message"]["text"]
+        arrived.append(text)
+        if text == "A1":
+            await first_answered.wait()  # the bot is still handling A's first message
+        return web.Response(status=200)
+
+    hook = web.Application()
+    hook.router.add_post("/hook", receive)
+    runner = web.AppRunner(hook, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    try:
+        fake.send_text(1, "A1")
+        fake.send_text(1, "A2")
+        fake.send_text(2, "B1")
+        await bot.set_webhook(url)
+        await fake.wait_until(lambda: "B1" in arrived, timeout=5)
+        assert sorted(arrived) == ["A1", "B1"]  # B did not wait for A; A2 waits for A1
+        first_answered.set()
+        await fake.wait_until(lambda: fake.webhook_deliveries == 3, timeout=5)
+        assert arrived[-1] == "A2" and fake.pending_updates == 0
+
+        # With one connection, updates go strictly one after another in queue order.
+        await bot.delete_webhook()
+        arrived.clear()
+        for chat, text in [(1, "A3"), (1, "A4"), (2, "B2")]:
+            fake.send_text(chat, text)
+        await bot.set_webhook(url, max_connections=1)
+        await fake.wait_until(lambda: fake.webhook_deliveries == 6, timeout=5)
+        assert arrived == ["A3", "A4", "B2"]
+    finally:
+        await bot.delete_webhook()
+        await runner.cleanup()
 
 
 async def test_stop_releases_long_poll_and_leaves_no_tasks(fake, bot):

@@ -4,6 +4,8 @@ and a clock the tests move."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,9 +13,10 @@ from conftest import BotHarness, rows_of
 from fakebot import SentMessage
 
 from bot.config import Config
-from bot.dispatcher import Dispatcher, NudgeSettings
+from bot.dispatcher import NUDGE_LOCK, Dispatcher, NudgeSettings
 from bot.runner import open_service
 from bot.telegram_app import TelegramSender, build_application, schedule_nudges, stop_nudges
+from storage.db import Database
 from storage.models import Nudge
 
 ANA, BEN, CHO = 2001, 2002, 2003
@@ -314,3 +317,38 @@ async def test_two_processes_on_one_postgres_send_each_nudge_once(morning: BotHa
             await second.stop()
     assert [len(nudges_sent_to(bot, u)) for u in users] == [1] * len(users)
     assert bot.dispatcher is not None and bot.dispatcher.ticks > 0 and other.ticks > 0
+
+
+@asynccontextmanager
+async def turn_taken(bot: BotHarness, other_process: Database) -> AsyncIterator[None]:
+    """Holds the nudge turn as another process's tick does. The bot's own tick may hold it
+    this moment: then try again once that tick is over."""
+    assert bot.dispatcher is not None
+    for _ in range(100):
+        async with other_process.exclusive(NUDGE_LOCK) as ours:
+            if ours:
+                yield
+                return
+        await asyncio.wait_for(bot.dispatcher.wait_ticks(1), 10)
+    raise AssertionError("the bot's dispatcher never let go of its turn")
+
+
+async def test_while_another_process_sends_nudges_this_one_waits_its_turn(
+    morning: BotHarness, db_url: str
+):
+    """Each process paces itself at the bulk limit: two sending at once would send at twice
+    the rate Telegram allows. So one at a time does, over all processes on the database."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several processes share a PostgreSQL database, not a SQLite file")
+    bot = morning
+    for user in (ANA, BEN):
+        await set_up(bot, user, "Europe/London", "compassion 09:00")
+    other_process = Database(db_url)
+    try:
+        async with turn_taken(bot, other_process):  # its fan-out in progress
+            await advance_to(bot, datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+            assert [len(nudges_sent_to(bot, u)) for u in (ANA, BEN)] == [0, 0]
+        await bot.settle()  # its turn is over: this process's next tick sends
+        assert [len(nudges_sent_to(bot, u)) for u in (ANA, BEN)] == [1, 1]
+    finally:
+        await other_process.dispose()

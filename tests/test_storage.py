@@ -139,3 +139,32 @@ async def test_a_sqlite_file_locked_by_another_process_is_waited_for_off_the_loo
     async with db.transaction() as session:
         assert (await repo.find_user(session, 42)) is not None
     await db.dispose()
+
+
+async def test_one_process_at_a_time_holds_an_exclusive_turn(db: Database, db_url: str):
+    if not db.is_postgres:
+        async with db.exclusive(1) as ours:  # one process serves a SQLite file
+            assert ours
+        return
+    other = Database(db_url)  # another process's engine: its own connections
+    try:
+        async with db.exclusive(1) as first:
+            async with other.exclusive(1) as second, other.exclusive(2) as another_key:
+                assert (first, second, another_key) == (True, False, True)
+        async with other.exclusive(1) as after_release:
+            assert after_release
+
+        # A process that dies holding the turn gives it up with its connection.
+        async with db.exclusive(1) as first:
+            assert first
+            async with other.engine.connect() as admin:
+                await admin.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                    " WHERE locktype = 'advisory' AND objid = 1 AND granted"
+                    " AND database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
+                )
+            async with other.exclusive(1) as taken_over:
+                assert taken_over
+    finally:
+        await other.dispose()

@@ -40,6 +40,7 @@ def webhook_config(fake: FakeBotAPI, db_url: str, port: int) -> Config:
                     "path": "/hook",
                     "public_url": f"http://127.0.0.1:{port}",
                     "secret_token": SECRET,
+                    "max_connections": 12,
                 },
             },
             "database": {"url": db_url},
@@ -92,6 +93,7 @@ RECORD = [
 
 async def test_a_whole_record_arrives_through_the_webhook(hooked: WebhookBot, db_url: str):
     assert hooked.fake.webhook_url.endswith("/hook") and hooked.fake.webhook_secret == SECRET
+    assert hooked.fake.webhook_max_connections == 12  # as configured
     for typed, expect in RECORD:
         await hooked.say(ANA, typed, expect=expect)
     [record] = await rows_of(db_url, ThoughtRecord, ANA)
