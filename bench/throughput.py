@@ -1,6 +1,10 @@
 """Updates per second and reply latency of the real bot, beside a bare python-telegram-bot echo
 bot on the same fake Bot API server (loopback), with the same update concurrency.
 
+The echo bot runs twice: with PTB's defaults (its httpx transport), the baseline the goal
+names, and on the aiohttp transport the coach uses (bot/transport.py), for a like-for-like
+figure of what the coach's own work costs.
+
 Each bot runs as its own process (`coach run`, or this file with --echo-bot), as in production;
 the fake server and the simulated clients share this process. Closed loop: N clients each
 complete a whole thought record (11 updates), sending the next answer as soon as the reply to
@@ -30,6 +34,7 @@ from service_steps import ANSWERS
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
+from bot.transport import AiohttpRequest
 from storage import crypto
 
 CONCURRENCY = 64  # the bot's default (telegram.concurrent_updates)
@@ -71,15 +76,12 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(update.effective_message.text or "")
 
 
-def serve_echo(base_url: str) -> None:
+def serve_echo(base_url: str, transport: str) -> None:
     """The baseline: PTB's own polling loop, one handler, nothing else (until SIGTERM)."""
-    app = (
-        Application.builder()
-        .token(FakeBotAPI.TOKEN)
-        .base_url(base_url)
-        .concurrent_updates(CONCURRENCY)
-        .build()
-    )
+    builder = Application.builder().token(FakeBotAPI.TOKEN).base_url(base_url)
+    if transport == "aiohttp":
+        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(2))
+    app = builder.concurrent_updates(CONCURRENCY).build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.run_polling(poll_interval=0.0, timeout=5, allowed_updates=Update.ALL_TYPES)
 
@@ -95,26 +97,30 @@ async def main() -> None:
     rates = [float(r) for r in args.rates.split(",")]
     print(f"{args.users} clients x {len(ANSWERS)} updates, update concurrency {CONCURRENCY}")
     print(f"{'bot':<30} {'updates/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-    async with FakeBotAPI() as fake:
-        async with bot_process(fake, __file__, "--echo-bot", fake.base_url):
-            baseline, row = await closed_loop(fake, args.users, 1_000_000)
-    print(f"{'echo bot (baseline)':<30} {row}", flush=True)
+    baselines = []
+    for transport, name in [("httpx", "echo bot (PTB defaults)"), ("aiohttp", "echo bot, aiohttp")]:
+        async with FakeBotAPI() as fake:
+            async with bot_process(fake, __file__, "--echo-bot", fake.base_url, transport):
+                rate, row = await closed_loop(fake, args.users, 1_000_000)
+        baselines.append(rate)
+        print(f"{name:<30} {row}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        await run_coach("SQLite", sqlite, Path(tmp), args.users, rates, baseline)
+        await run_coach("SQLite", sqlite, Path(tmp), args.users, rates, baselines)
         if args.postgres:
             async with scratch_database(args.postgres, "throughput") as url:
-                await run_coach("PostgreSQL", url, Path(tmp), args.users, rates, baseline)
+                await run_coach("PostgreSQL", url, Path(tmp), args.users, rates, baselines)
 
 
 async def run_coach(
-    name: str, url: str, folder: Path, users: int, rates: list[float], baseline: float
+    name: str, url: str, folder: Path, users: int, rates: list[float], baselines: list[float]
 ) -> None:
     async with FakeBotAPI() as fake:
         config = fake.config_file(folder, url, crypto.generate_key())
         async with bot_process(fake, *coach_command(config)):
             rate, closed = await closed_loop(fake, users, 2_000_000)
-            print(f"{'coach, ' + name:<30} {closed}   {rate / baseline:.0%} of the echo bot")
+            defaults, same = (rate / baseline for baseline in baselines)
+            print(f"{'coach, ' + name:<30} {closed}   {defaults:.0%} / {same:.0%} of the echo bots")
             for index, offered in enumerate(rates):
                 opened = await open_loop(fake, offered, 5.0, 3_000_000 + index * 100_000)
                 print(f"{f'coach, {name}, {offered:.0f}/s offered':<30} {opened}", flush=True)
@@ -122,6 +128,6 @@ async def run_coach(
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--echo-bot"]:
-        serve_echo(sys.argv[2])
+        serve_echo(sys.argv[2], sys.argv[3])
     else:
         asyncio.run(main())

@@ -37,6 +37,7 @@ from telegram.ext import (
 from bot.config import Config, require_token
 from bot.dispatcher import Delivery, Dispatcher
 from bot.service import CoachService, Incoming, Response
+from bot.transport import AiohttpRequest
 from flows.content import load
 from flows.replies import Reply
 
@@ -90,9 +91,10 @@ def build_application(config: Config, service: CoachService) -> Application:
         .base_url(tg.base_url)
         .base_file_url(tg.base_file_url)
         .concurrent_updates(PerUserUpdateProcessor(tg.concurrent_updates))
+        .request(AiohttpRequest())  # replies and nudges: see bot/transport.py for why
         # A second connection lets the final getUpdates that confirms handled updates go out
         # while the cancelled long poll still holds the first; otherwise they come again.
-        .get_updates_connection_pool_size(2)
+        .get_updates_request(AiohttpRequest(pool_size=2))
     )
     if tg.mode == "webhook":
         builder = builder.updater(None)  # updates arrive through bot.webhook instead

@@ -204,6 +204,8 @@ class FakeBotAPI:
         self._query_ids = itertools.count(1)
         self._open_queries: set[str] = set()
         self._failures: dict[str, list[tuple[int, int | None, str | None]]] = {}
+        self._breaks: dict[str, list[float]] = {}
+        self.broken_calls: list[str] = []  # calls that got no answer (break_next)
 
         methods: dict[str, Callable[[JSONDict], Awaitable[Any]]] = {
             "getMe": self._get_me,
@@ -594,6 +596,12 @@ security:
             [(status, retry_after, description)] * times
         )
 
+    def break_next(self, method: str, *, times: int = 1, stall: float = 0.0) -> None:
+        """The next `times` calls of `method` are lost: not carried out, and the connection
+        closes without an answer — at once, or after `stall` seconds (a client whose read
+        timeout is shorter sees a timeout instead)."""
+        self._breaks.setdefault(method.lower(), []).extend([stall] * times)
+
     # ------------------------------------------------------------------ HTTP plumbing
 
     @staticmethod
@@ -654,6 +662,16 @@ security:
         name, handler = self._methods.get(raw_name.lower(), (raw_name, None))
         self.calls.append((name, params))
         self._bump()  # waiters on `calls` must not have to wait for a long poll to end
+
+        breaks = self._breaks.get(name.lower())
+        if breaks:  # lost on the way: nothing is done, and no answer ever comes
+            stall = breaks.pop(0)
+            if stall:
+                await self._wait_for(lambda: self._stopping, stall)
+            assert request.transport is not None
+            request.transport.close()
+            self.broken_calls.append(name)
+            return web.Response(status=502)  # never reaches the bot: the connection is gone
 
         pending = self._failures.get(name.lower())
         if pending:

@@ -294,7 +294,9 @@ async def test_one_users_burst_is_handled_in_order(bot: BotHarness, db_url: str)
 
 
 async def test_replies_survive_telegram_errors_and_answers_are_kept(bot: BotHarness, db_url: str):
-    await bot.say(ANA, "/thought", expect="Step 1 of 9")
+    bot.fake.break_next("sendMessage")  # no answer at all: the connection drops
+    sent = await bot.say(ANA, "/thought", expect="Step 1 of 9")
+    assert len(sent) == 2 and bot.fake.broken_calls == ["sendMessage"]  # the welcome, once
     bot.fake.fail_next("sendMessage", status=500)
     await bot.say(ANA, "A situation", expect="Step 2 of 9")
     bot.fake.fail_next("sendMessage", status=429, retry_after=1)
