@@ -3,9 +3,18 @@ server: what PTB needs from it, and how failures below HTTP come back."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from fakebot import FakeBotAPI, UploadedFile
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -75,3 +84,58 @@ async def test_a_lost_call_is_a_network_error_and_a_stalled_one_a_timeout(
     assert fake.messages(USER) == []  # neither was carried out
     await bot.send_message(USER, "and then it works")
     assert [m.text for m in fake.messages(USER)] == ["and then it works"]
+
+
+def self_signed(folder: Path) -> ssl.SSLContext:
+    """A TLS server context for 127.0.0.1 with a certificate no authority signed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+async def test_a_server_without_a_trusted_certificate_is_refused(tmp_path: Path):
+    answered: list[str] = []
+
+    async def get_me(request: web.Request) -> web.Response:
+        answered.append(request.path)  # never: the handshake fails first
+        return web.json_response({"ok": True, "result": {}})
+
+    server = web.Application()
+    server.router.add_route("*", "/bot{token}/{method}", get_me)
+    runner = web.AppRunner(server, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self_signed(tmp_path)).start()
+    port = runner.addresses[0][1]
+    bot = Bot(FakeBotAPI.TOKEN, base_url=f"https://127.0.0.1:{port}/bot", request=AiohttpRequest())
+    try:
+        await bot.request.initialize()
+        with pytest.raises(NetworkError, match=r"[Cc]ertificate"):
+            await bot.get_me()
+        assert answered == []
+    finally:
+        await bot.request.shutdown()
+        await runner.cleanup()
