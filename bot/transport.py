@@ -8,7 +8,8 @@ is already here for the webhook server.
 
 What PTB needs from a transport is small (`BaseRequest`): send a request, return the status
 and body, raise `TimedOut` / `NetworkError` for failures below HTTP. PTB itself turns HTTP
-statuses into RetryAfter, Forbidden, BadRequest and so on, as with httpx.
+statuses into RetryAfter, Forbidden, BadRequest and so on, as with httpx. As with httpx, the
+HTTPS_PROXY environment variable is honoured (an HTTP proxy; SOCKS is not supported).
 """
 
 from __future__ import annotations
@@ -57,8 +58,12 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             tls = ssl.create_default_context(cafile=certifi.where())  # as httpx: certifi's CAs
             connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=tls)
-            headers = {"User-Agent": self.USER_AGENT}
-            self._session = aiohttp.ClientSession(connector=connector, headers=headers)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": self.USER_AGENT},
+                cookie_jar=aiohttp.DummyCookieJar(),  # the Bot API sets none; keep none
+                trust_env=True,  # HTTPS_PROXY / NO_PROXY are honoured, as with PTB's httpx
+            )
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -93,7 +98,13 @@ class AiohttpRequest(BaseRequest):
             sock_read=read,
         )
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as reply:
+            async with self._session.request(
+                method,
+                url,
+                data=body,
+                timeout=timeout,
+                allow_redirects=False,  # as httpx
+            ) as reply:
                 return reply.status, await reply.read()
         except TimeoutError as exc:
             raise TimedOut from exc
