@@ -82,7 +82,7 @@ class _Outgoing:
     kind: str
     content_key: str
     person: str | None
-    send_at: datetime
+    planned_at: datetime
     due_at: datetime
     attempts: int
 
@@ -256,6 +256,7 @@ class Dispatcher:
                             "status": "missed" if now - send_at > s.grace else "queued",
                             "due_at": due,
                             "send_at": send_at,
+                            "planned_at": send_at,
                             "expires_at": max(
                                 min(following, due + s.missed_after),
                                 send_at + timedelta(hours=1),
@@ -284,7 +285,7 @@ class Dispatcher:
                 batch = [
                     _Outgoing(
                         r.id, r.user_id, r.telegram_id, r.kind, r.content_key, r.person,
-                        r.send_at, r.due_at, r.attempts,
+                        r.planned_at, r.due_at, r.attempts,
                     )
                     for r in claimed
                 ]  # fmt: skip
@@ -311,7 +312,9 @@ class Dispatcher:
             await self._release(item)
             return
         now = self.clock.now()
-        if now - item.send_at > self.settings.grace:  # kept failing past the grace window
+        # Kept failing past the grace window, counted from when it was meant to go out (not
+        # from the last retry): a reminder hours late is worse than none.
+        if now - item.planned_at > self.settings.grace:
             async with self.db.transaction() as session:
                 await store.finish_send(
                     session, item.nudge_id, status="missed", now=now, message_ref=None

@@ -294,6 +294,7 @@ class HomeworkTurn(TurnBase):
             self.now + self.settings.nudges.snooze, self.zone_name(), quiet_of(self.user)
         )
         nudge.status, nudge.send_at, nudge.claimed_at = "queued", resend, None
+        nudge.planned_at = resend  # a new plan: its grace window starts again
         nudge.snoozes += 1
         nudge.expires_at = max(nudge.expires_at, resend + timedelta(hours=1))
         return [Reply(hw.text("replies.snoozed", time=f"{self.local(resend):%H:%M}"))]

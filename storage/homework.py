@@ -114,7 +114,7 @@ async def claim_sendable(
     query = (
         select(
             Nudge.id, Nudge.user_id, User.telegram_id, Nudge.kind, Nudge.content_key,
-            Nudge.person, Nudge.send_at, Nudge.due_at, Nudge.attempts,
+            Nudge.person, Nudge.planned_at, Nudge.due_at, Nudge.attempts,
         )
         .join(User, User.id == Nudge.user_id)
         .where(

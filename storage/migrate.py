@@ -28,16 +28,17 @@ def head() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str) -> None:
     if connection.dialect.name == "postgresql":
         # Several processes may start together; one migrates, the others wait and find it done.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
-    command.upgrade(_config(connection), "head")
+    command.upgrade(_config(connection), revision)
 
 
-async def upgrade(db: Database) -> None:
+async def upgrade(db: Database, revision: str = "head") -> None:
+    """To the newest schema; or to an older `revision` (tests of a migration's data)."""
     async with db.engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+        await connection.run_sync(_upgrade, revision)
 
 
 async def current(db: Database) -> str | None:

@@ -129,6 +129,7 @@ class Nudge(Base):
     status: Mapped[str] = mapped_column(String(16))
     due_at: Mapped[datetime]  # the scheduled occurrence
     send_at: Mapped[datetime]  # when it may (next) be sent: quiet hours, snooze, retry
+    planned_at: Mapped[datetime]  # when it was meant to go out (made, or snoozed): not retries
     expires_at: Mapped[datetime]  # unanswered by then: missed
     claimed_at: Mapped[datetime | None]  # a dispatcher is sending it now
     attempts: Mapped[int] = mapped_column(default=0)

@@ -201,6 +201,23 @@ async def test_server_errors_are_retried_with_backoff(morning: BotHarness, db_ur
     assert nudge.status == "sent" and nudge.attempts == 2
 
 
+async def test_a_nudge_failing_past_its_grace_window_is_missed_not_sent_late(
+    morning: BotHarness, db_url: str
+):
+    bot = morning
+    await set_up(bot, ANA, "Europe/London", "compassion 09:00")
+    bot.fake.fail_next("sendMessage", status=502, times=1000)  # Telegram down all morning
+    for moment in ["09:00", "09:01", "09:05", "09:30", "10:15", "10:59"]:  # within 2 hours
+        hour, minute = map(int, moment.split(":"))
+        await advance_to(bot, datetime(2026, 3, 10, hour, minute, tzinfo=UTC))
+    [nudge] = await nudges_in_db(db_url, ANA)
+    assert (nudge.status, nudge.attempts) == ("queued", 6)  # tried again each time
+    await advance_to(bot, datetime(2026, 3, 10, 11, 1, tzinfo=UTC))  # the window has closed
+    [nudge] = await nudges_in_db(db_url, ANA)
+    assert (nudge.status, nudge.sent_at) == ("missed", None)
+    assert nudges_sent_to(bot, ANA) == []
+
+
 async def test_blocked_bot_pauses_reminders_until_they_write(morning: BotHarness, db_url: str):
     bot = morning
     await set_up(bot, ANA, "Europe/London", "compassion 09:00")

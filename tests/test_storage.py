@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, inspect, select
+from sqlalchemy import delete, insert, inspect, select
 
 from storage import migrate, repo
 from storage.db import Database
-from storage.models import Draft, ThoughtRecord, User
+from storage.models import Draft, Nudge, ThoughtRecord, User
 
 NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 
@@ -168,3 +168,28 @@ async def test_one_process_at_a_time_holds_an_exclusive_turn(db: Database, db_ur
                 assert taken_over
     finally:
         await other.dispose()
+
+
+async def test_nudges_made_before_planned_at_existed_count_their_grace_from_send_at(
+    db_url: str,
+):
+    db = Database(db_url)
+    try:
+        await migrate.upgrade(db, "0004")
+        async with db.transaction() as session:
+            user_id = await session.scalar(
+                insert(User).values(telegram_id=5, created_at=NOW).returning(User.id)
+            )
+            await session.execute(
+                insert(Nudge.__table__).values(  # the columns revision 0004 has
+                    user_id=user_id, kind="walk", content_key="w1", status="queued",
+                    due_at=NOW, send_at=NOW + timedelta(hours=1), attempts=3, snoozes=0,
+                    expires_at=NOW + timedelta(days=1),
+                )
+            )  # fmt: skip
+        await migrate.upgrade(db)
+        async with db.transaction() as session:
+            [nudge] = (await session.scalars(select(Nudge))).all()
+        assert nudge.planned_at == nudge.send_at == NOW + timedelta(hours=1)
+    finally:
+        await db.dispose()
