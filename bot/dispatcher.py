@@ -276,7 +276,7 @@ class Dispatcher:
     async def _send_queued(self, report: TickReport) -> None:
         while not self._stopping:
             now = self.clock.now()
-            if self._hold_until is not None and now < self._hold_until:
+            if self._held():
                 return
             async with self.db.transaction() as session:
                 claimed = await store.claim_sendable(
@@ -295,6 +295,9 @@ class Dispatcher:
                 await asyncio.gather(*(self._deliver(item, report) for item in batch))
             finally:
                 await self._recorder.flush()
+
+    def _held(self) -> bool:
+        return self._hold_until is not None and self.clock.now() < self._hold_until
 
     async def _release(self, item: _Outgoing) -> None:
         async with self.db.transaction() as session:
@@ -330,11 +333,16 @@ class Dispatcher:
                 item.kind, item.content_key, item.person, item.nudge_id, snooze_minutes
             )
         await self._pacer.wait()
-        if self._stopping:
+        if self._stopping or self._held():
+            # Stopping, or Telegram said "wait" while this one waited for its slot: sending
+            # now would only earn another 429. Its claim goes back; a hold moved its send_at.
             await self._release(item)
             return
         delivery = await self.sender.send(item.chat_id, reply)
         now = self.clock.now()
+        if delivery.retry_after is not None:  # at once: sends waiting for a slot see it
+            until = now + timedelta(seconds=delivery.retry_after)
+            self._hold_until = max(until, self._hold_until or until)
         if delivery.ok:
             # A summary asks for nothing: it is done once delivered.
             status = "done" if item.kind == homework.SUMMARY else "sent"
@@ -353,9 +361,10 @@ class Dispatcher:
                 log.info("user blocked the bot: their reminders wait until they write again")
                 report.failed += 1
             elif delivery.retry_after is not None:
-                wait = timedelta(seconds=delivery.retry_after)
-                self._hold_until = now + wait
-                await store.retry_later(session, item.nudge_id, now + wait)
+                assert self._hold_until is not None  # set as the answer came
+                # Every process holds off, not just this one: the queue waits in the database.
+                await store.retry_later(session, item.nudge_id, self._hold_until)
+                await store.hold_queued(session, self._hold_until)
                 report.retried += 1
             elif delivery.transient:
                 backoff = min(timedelta(seconds=2 ** min(item.attempts, 8)), MAX_BACKOFF)

@@ -247,6 +247,16 @@ async def retry_later(session: AsyncSession, nudge_id: int, at: datetime) -> Non
     )
 
 
+async def hold_queued(session: AsyncSession, until: datetime) -> None:
+    """Telegram said to wait (429): no queued nudge goes out before `until`, from any
+    process. Their grace windows count from planned_at, so waiting does not extend them."""
+    await session.execute(
+        update(_NUDGES)
+        .where(_NUDGES.c.status == "queued", _NUDGES.c.send_at < until)
+        .values(send_at=until)
+    )
+
+
 async def release(session: AsyncSession, nudge_id: int) -> None:
     """Gives a claimed, unsent nudge back to the queue (a process stopping mid-fan-out)."""
     await session.execute(update(Nudge).where(Nudge.id == nudge_id).values(claimed_at=None))

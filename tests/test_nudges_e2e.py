@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import BotHarness, rows_of
-from fakebot import SentMessage
+from fakebot import FakeBotAPI, SentMessage
+from telegram import Bot
 
 from bot.config import Config
 from bot.dispatcher import NUDGE_LOCK, Dispatcher, NudgeSettings
@@ -187,6 +188,38 @@ async def test_flood_control_then_success_delivers_once(morning: BotHarness, db_
     assert len(nudges_sent_to(bot, ANA)) == 1
     [nudge] = await nudges_in_db(db_url, ANA)
     assert nudge.status == "sent" and nudge.attempts == 1
+
+
+async def test_after_flood_control_no_process_sends_until_telegram_said(
+    morning: BotHarness, db_url: str
+):
+    bot = morning
+    users = [2101, 2102, 2103, 2104]
+    for user in users:
+        await set_up(bot, user, "Europe/London", "compassion 09:00")
+    await bot.stop()  # slow pacing: Telegram's 429 comes back before the next slot
+    slow = bot.config.nudges.model_copy(update={"max_per_second": 2})
+    bot.config = bot.config.model_copy(update={"nudges": slow})
+    await bot.start()
+    before = sum(1 for name, _ in bot.fake.calls if name == "sendMessage")
+    bot.fake.fail_next("sendMessage", status=429, retry_after=30)
+
+    await advance_to(bot, datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    tries = sum(1 for name, _ in bot.fake.calls if name == "sendMessage") - before
+    assert tries == 1  # the other three, waiting for their slots, did not go and earn a 429
+    await bot.stop()  # another process (or this one restarted) carries on, knowing nothing
+
+    other_process = Database(db_url)
+    try:
+        async with Bot(FakeBotAPI.TOKEN, base_url=bot.fake.base_url) as telegram:
+            other = Dispatcher(other_process, bot.clock, TelegramSender(telegram), NudgeSettings())
+            bot.clock.current = datetime(2026, 3, 10, 9, 0, 10, tzinfo=UTC)
+            assert (await other.tick()).sent == 0  # the hold is kept in the database
+            bot.clock.current = datetime(2026, 3, 10, 9, 0, 31, tzinfo=UTC)
+            assert (await other.tick()).sent == len(users)
+    finally:
+        await other_process.dispose()
+    assert [len(nudges_sent_to(bot, u)) for u in users] == [1] * len(users)
 
 
 async def test_server_errors_are_retried_with_backoff(morning: BotHarness, db_url: str):
