@@ -26,6 +26,7 @@ from flows import homework
 from flows.replies import Reply
 from flows.schedule import Quiet, after_quiet, next_occurrence, parse_time
 from storage import homework as store
+from storage import repo
 from storage.db import Database
 from storage.models import Schedule, User
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 # One dispatcher at a time, over all processes sharing a PostgreSQL database, claims and sends
 # nudges: each paces itself, so two at once would send at twice Telegram's bulk limit.
 NUDGE_LOCK = 0x436F616368  # "Coach"
+HANDLED_KEPT = timedelta(days=1)  # update ids kept to spot redeliveries (the tick tidies)
 CATCH_UP_LIMIT = timedelta(days=14)  # after a long outage, older occurrences are not replayed
 MAX_BACKOFF = timedelta(minutes=5)
 
@@ -211,6 +213,7 @@ class Dispatcher:
                 break
         async with self.db.transaction() as session:
             report.expired = await store.expire_unanswered(session, self.clock.now())
+            await repo.forget_handled(session, self.clock.now() - HANDLED_KEPT)
         if report.created or report.sent or report.missed or report.failed:
             log.info(
                 "tick: %d due, %d sent, %d missed, %d retried, %d failed, %d expired",

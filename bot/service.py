@@ -55,6 +55,9 @@ class Incoming:
     location: tuple[float, float] | None = None
     non_text: bool = False
     caption: str | None = None  # a photo's or file's caption: read for safety, not as an answer
+    # The transport's id for this delivery (Telegram's update_id): a second delivery of the
+    # same one is recognised and not applied twice. None where nothing is redelivered.
+    update_id: int | None = None
 
 
 @dataclass
@@ -121,7 +124,10 @@ class CoachService:
                 await turn.replan_all()
             if log.isEnabledFor(logging.DEBUG):  # _kind parses the text: only when read
                 log.debug("handling a %s in flow %s", _kind(incoming), user.active_flow)
-            response = await turn.dispatch(incoming)  # the answer is stored where it belongs
+            if await self._delivered_before(session, incoming, now):
+                response = Response(await turn.where_we_are())
+            else:
+                response = await turn.dispatch(incoming)  # the answer is stored where it belongs
             if crisis:
                 response = self._crisis(turn, user, response)
         return await _render_files(response)  # committed: safe to send
@@ -133,6 +139,19 @@ class CoachService:
             turn.set_flow(None)
         log.info("crisis language recognised: safety resources sent")
         return Response([Reply(crisis_reply(self.settings.crisis_resources))], response.notice)
+
+    async def _delivered_before(
+        self, session: AsyncSession, incoming: Incoming, now: datetime
+    ) -> bool:
+        """Telegram delivers an update again when it never saw it acknowledged (the process
+        died after committing, before its 200 or its next poll). Applying it again would put
+        the same answer into the next question's place."""
+        if incoming.update_id is None or await repo.first_delivery(
+            session, incoming.update_id, now
+        ):
+            return False
+        log.info("an update delivered a second time was not applied again")
+        return True
 
     async def _admitted(self, session: AsyncSession, incoming: Incoming, now: datetime) -> bool:
         mode = self.settings.access_mode
@@ -256,6 +275,13 @@ class _Turn(OnboardingTurn, ThoughtTurn, PrivacyTurn):
             return None
         self.set_flow(THOUGHT)  # a live step's button brings them back
         return await self.apply_thought(outcome, draft)
+
+    async def where_we_are(self) -> list[Reply]:
+        """For a message handled already: its replies may never have gone out, so the
+        question now waiting is asked again (nothing is changed)."""
+        if self.user.active_flow == THOUGHT and (draft := await self.load_thought()):
+            return list(tr.prompt_again(draft, say("delivered_again")).replies)
+        return []
 
     async def _expired(self) -> Response:
         notice = say("expired_plain")

@@ -187,18 +187,19 @@ def to_incoming(update: Update) -> Incoming | None:
     if query is not None:
         if query.data is None:
             return None
-        return Incoming(query.from_user.id, choice=query.data)
+        return Incoming(query.from_user.id, choice=query.data, update_id=update.update_id)
     message = update.message
     if message is None or message.from_user is None:
         return None  # edited messages, channel posts, inline queries …
     if message.chat.type != ChatType.PRIVATE:
         return None
-    user_id = message.from_user.id
+    user_id, update_id = message.from_user.id, update.update_id
     if message.text is not None:
-        return Incoming(user_id, text=message.text)
+        return Incoming(user_id, text=message.text, update_id=update_id)
     if message.location is not None:
-        return Incoming(user_id, location=(message.location.latitude, message.location.longitude))
-    return Incoming(user_id, non_text=True, caption=message.caption)
+        where = (message.location.latitude, message.location.longitude)
+        return Incoming(user_id, location=where, update_id=update_id)
+    return Incoming(user_id, non_text=True, caption=message.caption, update_id=update_id)
 
 
 async def _on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -184,3 +184,15 @@ class Win(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
     text: Mapped[str] = mapped_column(EncryptedText)
+
+
+class HandledUpdate(Base):
+    """A Telegram update already handled. Telegram delivers again whatever it did not see
+    acknowledged (a 200 lost, a crash before the next poll): the second delivery must not
+    apply the same answer twice. Kept a day; holds no one's identity or words."""
+
+    __tablename__ = "handled_updates"
+    __table_args__ = (Index("ix_handled_updates_handled_at", "handled_at"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    handled_at: Mapped[datetime]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.models import Draft, Invite, ThoughtRecord, User
+from storage.models import Draft, HandledUpdate, Invite, ThoughtRecord, User
 
 # The query every event makes, built once: building a statement costs more than SQLite takes
 # to run it (bench/throughput.py). It brings the draft of the dialogue the user is in along
@@ -43,6 +43,28 @@ async def user_for_update(
         found = (await session.execute(_USER_FOR_UPDATE, key)).one()
     user, draft = found
     return user, draft
+
+
+_HANDLED = HandledUpdate.__table__
+
+
+async def first_delivery(session: AsyncSession, update_id: int, now: datetime) -> bool:
+    """Records the update as handled in this transaction; False if it already was (by this
+    process or another: a concurrent duplicate waits on the key until the first commits)."""
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(_HANDLED)
+        .values(update_id=update_id, handled_at=now)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(_HANDLED.c.update_id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def forget_handled(session: AsyncSession, before: datetime) -> int:
+    """Telegram redelivers within minutes; after a day the record is only clutter."""
+    result = await session.execute(delete(_HANDLED).where(_HANDLED.c.handled_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def find_user(session: AsyncSession, telegram_id: int) -> User | None:

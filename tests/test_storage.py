@@ -193,3 +193,16 @@ async def test_nudges_made_before_planned_at_existed_count_their_grace_from_send
         assert nudge.planned_at == nudge.send_at == NOW + timedelta(hours=1)
     finally:
         await db.dispose()
+
+
+async def test_an_update_is_recorded_as_handled_once_and_forgotten_after(db: Database):
+    async with db.transaction() as session:
+        assert await repo.first_delivery(session, 41, NOW)
+        assert not await repo.first_delivery(session, 41, NOW)  # the same one again
+        assert await repo.first_delivery(session, 42, NOW + timedelta(hours=2))
+    async with db.transaction() as session:
+        assert not await repo.first_delivery(session, 41, NOW)  # in a later transaction too
+        assert await repo.forget_handled(session, NOW + timedelta(hours=1)) == 1
+    async with db.transaction() as session:
+        assert await repo.first_delivery(session, 41, NOW + timedelta(days=1))  # forgotten
+        assert not await repo.first_delivery(session, 42, NOW + timedelta(days=1))

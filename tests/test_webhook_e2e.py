@@ -102,6 +102,38 @@ async def test_a_whole_record_arrives_through_the_webhook(hooked: WebhookBot, db
     assert not any(m == "getUpdates" for m, _ in hooked.fake.calls)  # no polling at all
 
 
+async def test_an_update_delivered_twice_is_applied_once(hooked: WebhookBot, db_url: str):
+    """Telegram delivers an update again when it never saw its 200 (the process died after
+    saving the answer, say). The answer must not land in the next question's place too."""
+    for typed, expect in RECORD[:3]:
+        await hooked.say(ANA, typed, expect=expect)  # now at step 3: the hot thought
+    update = {
+        "update_id": 90_001,
+        "message": {
+            "message_id": 900,
+            "date": 0,
+            "chat": {"id": ANA, "type": "private"},
+            "from": {"id": ANA, "is_bot": False, "first_name": "Ana"},
+            "text": "It's all my fault",
+        },
+    }
+    hook = hooked.config.telegram.webhook
+    url = f"http://127.0.0.1:{hook.port}{hook.path}"
+    before = len(hooked.fake.messages(ANA))
+    async with aiohttp.ClientSession() as http:
+        for _ in range(2):
+            headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            async with http.post(url, data=json.dumps(update), headers=headers) as reply:
+                assert reply.status == 200  # answered: Telegram stops sending it
+    first, second = [m.text or "" for m in hooked.fake.messages(ANA)[before:]]
+    assert first.startswith("Step 4 of 9")
+    assert second.startswith("I have that one saved already") and "Step 4 of 9" in second
+    for typed, expect in RECORD[4:]:
+        await hooked.say(ANA, typed, expect=expect)
+    [record] = await rows_of(db_url, ThoughtRecord, ANA)
+    assert (record.hot_thought, record.evidence_for) == ("It's all my fault", "For")
+
+
 async def test_requests_without_the_secret_are_refused(hooked: WebhookBot, db_url: str):
     hook = hooked.config.telegram.webhook
     update = {
