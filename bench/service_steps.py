@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import tempfile
 import time
@@ -36,10 +37,13 @@ ANSWERS = [
 ]
 
 
+UPDATE_IDS = itertools.count(1)  # as Telegram numbers them: each is recorded as handled
+
+
 async def one_client(service: CoachService, user_id: int, latencies: list[float]) -> None:
     for text in ANSWERS:
         started = time.perf_counter()
-        await service.handle(Incoming(user_id, text=text))
+        await service.handle(Incoming(user_id, text=text, update_id=next(UPDATE_IDS)))
         latencies.append(time.perf_counter() - started)
 
 

@@ -15,6 +15,8 @@ HTTPS_PROXY environment variable is honoured (an HTTP proxy; SOCKS is not suppor
 from __future__ import annotations
 
 import ssl
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 import certifi
@@ -49,6 +51,8 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str] = {}
+        self._direct: dict[str, bool] = {}  # host → NO_PROXY names it
 
     @property
     def read_timeout(self) -> float | None:
@@ -62,8 +66,10 @@ class AiohttpRequest(BaseRequest):
                 connector=connector,
                 headers={"User-Agent": self.USER_AGENT},
                 cookie_jar=aiohttp.DummyCookieJar(),  # the Bot API sets none; keep none
-                trust_env=True,  # HTTPS_PROXY / NO_PROXY are honoured, as with PTB's httpx
             )
+            # HTTPS_PROXY / NO_PROXY, as PTB's httpx honours them: read once here. aiohttp's
+            # own trust_env reads the whole environment again for every request (~0.1 ms).
+            self._proxies, self._direct = getproxies(), {}
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -103,6 +109,7 @@ class AiohttpRequest(BaseRequest):
                 url,
                 data=body,
                 timeout=timeout,
+                proxy=self._proxy_for(url),
                 allow_redirects=False,  # as httpx
             ) as reply:
                 return reply.status, await reply.read()
@@ -110,6 +117,16 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+    def _proxy_for(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        proxy = self._proxies.get(parts.scheme)
+        if proxy is None:
+            return None
+        host = parts.hostname or ""
+        if host not in self._direct:  # NO_PROXY, asked once per host (the Bot API's)
+            self._direct[host] = bool(proxy_bypass(host))
+        return None if self._direct[host] else proxy
 
 
 def _form(request_data: RequestData) -> aiohttp.FormData:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from cryptography import x509
@@ -138,4 +139,42 @@ async def test_a_server_without_a_trusted_certificate_is_refused(tmp_path: Path)
         assert answered == []
     finally:
         await bot.request.shutdown()
+        await runner.cleanup()
+
+
+async def test_the_proxy_in_the_environment_is_used_unless_no_proxy_names_the_host(
+    fake: FakeBotAPI, monkeypatch: pytest.MonkeyPatch
+):
+    relayed: list[str] = []
+
+    async def relay(request: web.Request) -> web.Response:
+        """A forward proxy: takes the absolute URL the client asked for, fetches it."""
+        relayed.append(request.path)
+        async with aiohttp.ClientSession() as http:
+            body, headers = await request.read(), {"Content-Type": request.content_type}
+            async with http.request(
+                request.method, str(request.url), data=body, headers=headers
+            ) as r:
+                return web.Response(
+                    status=r.status, body=await r.read(), content_type="application/json"
+                )
+
+    proxy = web.Application()
+    proxy.router.add_route("*", "/{anything:.*}", relay)
+    runner = web.AppRunner(proxy, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{runner.addresses[0][1]}")
+    try:
+        async with Bot(FakeBotAPI.TOKEN, base_url=fake.base_url, request=AiohttpRequest()) as bot:
+            await bot.send_message(USER, "through the proxy")
+        assert relayed == [f"/bot{FakeBotAPI.TOKEN}/getMe", f"/bot{FakeBotAPI.TOKEN}/sendMessage"]
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with Bot(FakeBotAPI.TOKEN, base_url=fake.base_url, request=AiohttpRequest()) as bot:
+            await bot.send_message(USER, "straight there")
+        assert len(relayed) == 2  # not through the proxy this time
+        assert [m.text for m in fake.messages(USER)] == ["through the proxy", "straight there"]
+    finally:
         await runner.cleanup()
