@@ -100,6 +100,7 @@ def build_application(config: Config, service: CoachService) -> Application:
         builder = builder.updater(None)  # updates arrive through bot.webhook instead
     app = builder.build()
     app.bot_data["service"] = service
+    app.bot_data["webhook"] = tg.mode == "webhook"
     app.add_handler(TypeHandler(Update, _on_update))
     app.add_error_handler(_on_error)
     return app
@@ -181,19 +182,26 @@ async def announce_commands(app: Application) -> None:
         log.warning("could not set the command menu: %s", type(exc).__name__)
 
 
-def to_incoming(update: Update) -> Incoming | None:
-    """The transport-neutral event for an update; None for updates we do not answer."""
+def to_incoming(update: Update, *, may_come_again: bool = True) -> Incoming | None:
+    """The transport-neutral event for an update; None for updates we do not answer.
+
+    `may_come_again`: Telegram may deliver this update a second time (webhook mode: it does
+    so until it sees a 200, and the 200 follows the handling). Then its id goes along, to be
+    recorded. Polling confirms each update as soon as it is fetched, before it is handled,
+    so a handled update never comes again there, and recording ids would be wasted writes.
+    """
     query = update.callback_query
+    update_id = update.update_id if may_come_again else None
     if query is not None:
         if query.data is None:
             return None
-        return Incoming(query.from_user.id, choice=query.data, update_id=update.update_id)
+        return Incoming(query.from_user.id, choice=query.data, update_id=update_id)
     message = update.message
     if message is None or message.from_user is None:
         return None  # edited messages, channel posts, inline queries …
     if message.chat.type != ChatType.PRIVATE:
         return None
-    user_id, update_id = message.from_user.id, update.update_id
+    user_id = message.from_user.id
     if message.text is not None:
         return Incoming(user_id, text=message.text, update_id=update_id)
     if message.location is not None:
@@ -207,7 +215,7 @@ async def _on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if _is_group_command(update):
         await _explain_private_only(update, context)
         return
-    incoming = to_incoming(update)
+    incoming = to_incoming(update, may_come_again=context.bot_data["webhook"])
     if incoming is None:
         return
     response = await service.handle(incoming)  # committed before anything is sent
