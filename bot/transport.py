@@ -1,7 +1,7 @@
 """python-telegram-bot's HTTP requests over aiohttp instead of its default httpx.
 
-Why: on the same loopback server, a bare echo bot does about 4-5 times the updates per CPU
-second on aiohttp (bench/throughput.py, both rows). httpx's pool scans every connection on
+Why: on the same loopback server, a bare echo bot does 3.5-4 times the updates per second on
+aiohttp (bench/throughput.py, both rows). httpx's pool scans every connection on
 every request and goes through anyio's locks and cancel scopes each time; that machinery was
 most of the CPU a send took, for the coach's replies and for nudge fan-outs alike. aiohttp
 is already here for the webhook server.
