@@ -102,28 +102,36 @@ async def test_a_whole_record_arrives_through_the_webhook(hooked: WebhookBot, db
     assert not any(m == "getUpdates" for m, _ in hooked.fake.calls)  # no polling at all
 
 
+def raw_update(update_id: int, text: str) -> dict:
+    """A message from Ana as Telegram posts it, for tests that post to the webhook themselves."""
+    message = {
+        "message_id": update_id,
+        "date": 0,
+        "chat": {"id": ANA, "type": "private"},
+        "from": {"id": ANA, "is_bot": False, "first_name": "Ana"},
+        "text": text,
+    }
+    return {"update_id": update_id, "message": message}
+
+
+def hook_url(bot: WebhookBot) -> str:
+    hook = bot.config.telegram.webhook
+    return f"http://127.0.0.1:{hook.port}{hook.path}"
+
+
 async def test_an_update_delivered_twice_is_applied_once(hooked: WebhookBot, db_url: str):
     """Telegram delivers an update again when it never saw its 200 (the process died after
     saving the answer, say). The answer must not land in the next question's place too."""
     for typed, expect in RECORD[:3]:
         await hooked.say(ANA, typed, expect=expect)  # now at step 3: the hot thought
-    update = {
-        "update_id": 90_001,
-        "message": {
-            "message_id": 900,
-            "date": 0,
-            "chat": {"id": ANA, "type": "private"},
-            "from": {"id": ANA, "is_bot": False, "first_name": "Ana"},
-            "text": "It's all my fault",
-        },
-    }
-    hook = hooked.config.telegram.webhook
-    url = f"http://127.0.0.1:{hook.port}{hook.path}"
+    update = raw_update(90_001, "It's all my fault")
     before = len(hooked.fake.messages(ANA))
     async with aiohttp.ClientSession() as http:
         for _ in range(2):
             headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-            async with http.post(url, data=json.dumps(update), headers=headers) as reply:
+            async with http.post(
+                hook_url(hooked), data=json.dumps(update), headers=headers
+            ) as reply:
                 assert reply.status == 200  # answered: Telegram stops sending it
     first, second = [m.text or "" for m in hooked.fake.messages(ANA)[before:]]
     assert first.startswith("Step 4 of 9")
@@ -136,17 +144,7 @@ async def test_an_update_delivered_twice_is_applied_once(hooked: WebhookBot, db_
 
 async def test_requests_without_the_secret_are_refused(hooked: WebhookBot, db_url: str):
     hook = hooked.config.telegram.webhook
-    update = {
-        "update_id": 999,
-        "message": {
-            "message_id": 1,
-            "date": 0,
-            "chat": {"id": ANA, "type": "private"},
-            "from": {"id": ANA, "is_bot": False, "first_name": "Forger"},
-            "text": "/thought",
-        },
-    }
-    url = f"http://127.0.0.1:{hook.port}{hook.path}"
+    update, url = raw_update(999, "/thought"), hook_url(hooked)
     async with aiohttp.ClientSession() as http:
         for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
             async with http.post(url, data=json.dumps(update), headers=headers) as reply:
