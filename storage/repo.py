@@ -49,10 +49,10 @@ _HANDLED = HandledUpdate.__table__
 # Every update makes it: built once per dialect, run on the session's connection (the ORM's
 # statement path cost more than the insert itself).
 _RECORD_HANDLED = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_HANDLED)
+    name: insert(_HANDLED)
     .values(update_id=bindparam("update_id"), handled_at=bindparam("at"))
     .on_conflict_do_nothing(index_elements=["update_id"])
-    for dialect in (postgresql, sqlite)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 
 
