@@ -23,6 +23,8 @@ import certifi
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+_JSON = {"Content-Type": "application/json"}
+
 
 def _given(value: object, default: float | None) -> float | None:
     """A timeout PTB passed (seconds, or None for none), else our default: PTB marks "not
@@ -87,10 +89,15 @@ class AiohttpRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
-        body: aiohttp.FormData | dict[str, str] | None = None
+        body: aiohttp.FormData | bytes | None = None
+        headers = None
         uploading = request_data is not None and request_data.contains_files
-        if request_data is not None:
-            body = _form(request_data) if uploading else request_data.json_parameters
+        if uploading:
+            body = _form(request_data)
+        elif request_data is not None:
+            # JSON, which the Bot API takes as it takes a form: field for field, each value as
+            # PTB encoded it. Encoding a form quotes every byte of the text in Python.
+            body, headers = request_data.json_payload, _JSON
         connect = _given(connect_timeout, self._connect_timeout)
         waiting = _given(pool_timeout, self._pool_timeout)
         read = _given(read_timeout, self._read_timeout)
@@ -108,6 +115,7 @@ class AiohttpRequest(BaseRequest):
                 method,
                 url,
                 data=body,
+                headers=headers,
                 timeout=timeout,
                 proxy=self._proxy_for(url),
                 allow_redirects=False,  # as httpx

@@ -44,9 +44,11 @@ class Detector:
         if not text:
             return False
         plain = normalise(text)
-        # "kill my self", "k m s": also try with the spaces inside words closed up
-        candidates = (plain, plain.replace(" my self", " myself"))
-        return any(self._any.search(c) for c in candidates)
+        if self._any.search(plain):
+            return True
+        # "kill my self": also try with the space inside the word closed up
+        closed = plain.replace(" my self", " myself")
+        return closed != plain and self._any.search(closed) is not None
 
 
 def crisis_reply(resources: str | None = None) -> str:

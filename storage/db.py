@@ -28,7 +28,10 @@ def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database or ":memory:"
-        engine = create_async_engine(url, async_creator=partial(sqlite_connection.connect, path))
+        engine = create_async_engine(
+            parsed.set(drivername=f"sqlite+{sqlite_connection.DRIVER}"),
+            creator=partial(sqlite_connection.connect, path),
+        )
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
