@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # Libraries whose DEBUG/INFO lines carry request bodies, update contents or the bot token in
 # URLs. They stay at WARNING whatever logging.level says: logs never hold what clients wrote.
 NOISY_LOGGERS = (
-    "telegram", "aiohttp", "httpx", "httpcore", "apscheduler", "aiosqlite", "asyncio",
+    "telegram", "aiohttp", "httpx", "httpcore", "apscheduler", "asyncio",
 )  # fmt: skip
 
 

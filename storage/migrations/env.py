@@ -3,8 +3,7 @@
 import asyncio
 
 from alembic import context
-from sqlalchemy.ext.asyncio import create_async_engine
-
+from storage.db import create_engine
 from storage.models import Base
 
 config = context.config
@@ -22,7 +21,7 @@ def _run(connection):
 
 
 async def _run_from_url(url):
-    engine = create_async_engine(url)
+    engine = create_engine(url)  # as the app's own: SQLite's driver and settings included
     async with engine.begin() as connection:
         await connection.run_sync(_run)
     await engine.dispose()
