@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Row
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -27,7 +28,7 @@ from flows.replies import Reply
 from flows.schedule import Quiet, after_quiet, next_occurrence, parse_time
 from storage import homework as store
 from storage import repo
-from storage.db import Database
+from storage.db import Database, stale_connection
 from storage.models import Schedule, User
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,12 @@ class Dispatcher:
                 async with self._turn() as ours:
                     if ours:  # else another process is ticking: its pacer covers this bot
                         await self._tick(report)
+            except DBAPIError as exc:
+                if not stale_connection(exc):
+                    raise
+                # The pool has dropped the dead connections; claims made are handed back
+                # when they lapse, as after any failed tick.
+                log.warning("database connection lost (a restart?): nudges resume next tick")
             finally:
                 self.ticks += 1
                 async with self._ticked:

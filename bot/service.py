@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -31,7 +32,7 @@ from flows.events import Choice, Command, NonText, Text
 from flows.replies import Reply
 from flows.safety import crisis_reply
 from storage import repo
-from storage.db import Database
+from storage.db import Database, stale_connection
 from storage.models import User
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,10 @@ def parse_command(text: str) -> tuple[str, str] | None:
     return name, args.strip()
 
 
+class _StaleConnection(Exception):
+    """The event's first try met a connection that died before anything was written."""
+
+
 class CoachService:
     def __init__(self, db: Database, clock: Clock, settings: Settings | None = None) -> None:
         self.db = db
@@ -111,26 +116,53 @@ class CoachService:
         now = self.clock.now()
         # Before anything else, on whatever text came with it.
         crisis = self.settings.detector.is_crisis(incoming.text or incoming.caption)
-        async with self.db.transaction() as session:
-            if not await self._admitted(session, incoming, now):
-                # A stranger in a closed mode: nothing of theirs is written or logged.
-                return Response([Reply(say("not_admitted", operator=self.settings.operator_name))])
-            user, draft = await repo.user_for_update(session, incoming.user_id, now)
-            turn = _Turn(self, session, user, now)
-            if user.active_flow is not None:
-                turn.known_draft(user.active_flow, draft)
-            if user.blocked_at is not None:  # they wrote again: reminders resume from now
-                user.blocked_at = None
-                await turn.replan_all()
-            if log.isEnabledFor(logging.DEBUG):  # _kind parses the text: only when read
-                log.debug("handling a %s in flow %s", _kind(incoming), user.active_flow)
-            if await self._delivered_before(session, incoming, now):
-                response = Response(await turn.where_we_are())
-            else:
-                response = await turn.dispatch(incoming)  # the answer is stored where it belongs
-            if crisis:
-                response = self._crisis(turn, user, response)
+        try:
+            response = await self._apply(incoming, now, crisis)
+        except _StaleConnection:
+            # The database restarted since this connection was last used. Nothing of this
+            # event was written, and the pool now holds only fresh connections.
+            log.warning("database connection lost (a restart?): the update is applied again")
+            response = await self._apply(incoming, now, crisis, again=True)
         return await _render_files(response)  # committed: safe to send
+
+    async def _apply(
+        self, incoming: Incoming, now: datetime, crisis: bool, *, again: bool = False
+    ) -> Response:
+        """The event's one transaction, committed on return."""
+        committing = False
+        try:
+            async with self.db.transaction() as session:
+                response = await self._within(session, incoming, now, crisis)
+                committing = True
+        except DBAPIError as exc:
+            # Lost at the commit, the event may have landed: it is never applied twice.
+            if again or committing or not stale_connection(exc):
+                raise
+            raise _StaleConnection from exc
+        return response
+
+    async def _within(
+        self, session: AsyncSession, incoming: Incoming, now: datetime, crisis: bool
+    ) -> Response:
+        if not await self._admitted(session, incoming, now):
+            # A stranger in a closed mode: nothing of theirs is written or logged.
+            return Response([Reply(say("not_admitted", operator=self.settings.operator_name))])
+        user, draft = await repo.user_for_update(session, incoming.user_id, now)
+        turn = _Turn(self, session, user, now)
+        if user.active_flow is not None:
+            turn.known_draft(user.active_flow, draft)
+        if user.blocked_at is not None:  # they wrote again: reminders resume from now
+            user.blocked_at = None
+            await turn.replan_all()
+        if log.isEnabledFor(logging.DEBUG):  # _kind parses the text: only when read
+            log.debug("handling a %s in flow %s", _kind(incoming), user.active_flow)
+        if await self._delivered_before(session, incoming, now):
+            response = Response(await turn.where_we_are())
+        else:
+            response = await turn.dispatch(incoming)  # the answer is stored where it belongs
+        if crisis:
+            response = self._crisis(turn, user, response)
+        return response
 
     def _crisis(self, turn: _Turn, user: User, response: Response) -> Response:
         """Safety first: the resources replace whatever the flow would have asked next, and

@@ -6,7 +6,10 @@ import gc
 import json
 from datetime import timedelta
 
+import pytest
 from conftest import BotHarness, rows_of
+from sqlalchemy import NullPool
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.models import Draft, ThoughtRecord
 
@@ -342,3 +345,27 @@ async def test_the_running_bot_keeps_the_cycle_collector_off_its_start_up_object
     await bot.say(ANA, "/thought", expect="Step 1 of 9")  # still answering
     await bot.stop()
     assert gc.get_freeze_count() == 0
+
+
+async def test_a_database_restart_between_answers_loses_no_answer(bot: BotHarness, db_url: str):
+    """PostgreSQL restarting ends every connection the bot had pooled. The next answer is
+    still saved and answered as usual, and the nudge ticks carry on (no error logged)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to restart")
+    await bot.say(ANA, "/thought", expect="Step 1 of 9")
+    await bot.settle()  # the dispatcher's connections are pooled too
+    engine = create_async_engine(db_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as admin:
+            result = await admin.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            ended = result.scalar_one()
+    finally:
+        await engine.dispose()
+    assert ended >= 1
+    await bot.say(ANA, "A situation after the restart", expect="Step 2 of 9")
+    await bot.settle()
+    [draft] = await rows_of(db_url, Draft, ANA)
+    assert json.loads(draft.state)["situation"] == "A situation after the restart"

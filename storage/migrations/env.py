@@ -3,6 +3,7 @@
 import asyncio
 
 from alembic import context
+
 from storage.db import create_engine
 from storage.models import Base
 
