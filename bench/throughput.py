@@ -1,9 +1,9 @@
 """Updates per second and reply latency of the real bot, beside a bare python-telegram-bot echo
 bot on the same fake Bot API server (loopback), with the same update concurrency.
 
-The echo bot runs twice: with PTB's defaults (its httpx transport), the baseline the goal
-names, and on the aiohttp transport the coach uses (bot/transport.py), for a like-for-like
-figure of what the coach's own work costs.
+The echo bot runs twice: with PTB's defaults (its httpx transport, asyncio's own loop), the
+baseline the goal names, and on the coach's stack (its aiohttp transport, bot/transport.py,
+and uvloop), for a like-for-like figure of what the coach's own work costs.
 
 Each bot runs as its own process (`coach run`, or this file with --echo-bot), as in production;
 the fake server and the simulated clients share this process. Closed loop: N clients each
@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import uvloop
 from fakebot import FakeBotAPI
 from harness import Clients, bot_process, coach_command, measuring
 from scratch import scratch_database
@@ -90,8 +91,9 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def serve_echo(base_url: str, transport: str) -> None:
     """The baseline: PTB's own polling loop, one handler, nothing else (until SIGTERM)."""
     builder = Application.builder().token(FakeBotAPI.TOKEN).base_url(base_url)
-    if transport == "aiohttp":
+    if transport == "aiohttp":  # the coach's stack: its transport, and its loop (bot/cli.py)
         builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(2))
+        asyncio.set_event_loop(uvloop.new_event_loop())  # run_polling runs the loop set here
     app = builder.concurrent_updates(CONCURRENCY).build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.run_polling(poll_interval=0.0, timeout=5, allowed_updates=Update.ALL_TYPES)
@@ -109,7 +111,8 @@ async def main() -> None:
     print(f"{args.users} clients x {len(ANSWERS)} updates, update concurrency {CONCURRENCY}")
     print(f"{'bot':<30} {'updates/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     baselines = []
-    for transport, name in [("httpx", "echo bot (PTB defaults)"), ("aiohttp", "echo bot, aiohttp")]:
+    echo_bots = [("httpx", "echo bot (PTB defaults)"), ("aiohttp", "echo bot, coach's stack")]
+    for transport, name in echo_bots:
         async with FakeBotAPI() as fake:
             async with bot_process(fake, __file__, "--echo-bot", fake.base_url, transport):
                 rate, row = await closed_loop(fake, args.users, 1_000_000)

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.config import Config, ConfigError, load_config, require_token, require_webhook
 
@@ -50,6 +52,18 @@ def _parser() -> argparse.ArgumentParser:
             "--config", help="YAML config file (default: ./config.yaml if present, else defaults)"
         )
     return parser
+
+
+def _run_forever(main: Coroutine[Any, Any, None]) -> None:
+    """The bot's own event loop: uvloop where it is installed (everywhere but Windows), the
+    same asyncio with the loop's work done in C. The coach spends a tenth or more of its
+    time in the loop itself, sockets and timers (bench/throughput.py; README "Figures")."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 async def _run(config: Config) -> None:
@@ -218,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "chat":
             asyncio.run(_chat(config, args.user_id))
         elif args.command == "run":
-            asyncio.run(_run(config))
+            _run_forever(_run(config))
         elif args.command == "invite":
             asyncio.run(_invite(config, args.uses, lifetime))
         elif args.command == "keys":
