@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from fakebot import FakeBotAPI, SentMessage
-from sqlalchemy import select
+from sqlalchemy import NullPool, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bot.config import Config
 from bot.dispatcher import Dispatcher
@@ -68,6 +68,20 @@ class FakeClock:
 
     def advance(self, delta: timedelta) -> None:
         self.current += delta
+
+
+async def end_every_connection(db_url: str) -> int:
+    """What a PostgreSQL restart does to every connection a bot has pooled."""
+    engine = create_async_engine(db_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as admin:
+            result = await admin.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return int(result.scalar_one())
+    finally:
+        await engine.dispose()
 
 
 def _admin_dsn(url: str) -> str:

@@ -6,9 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import FakeClock
-from sqlalchemy import NullPool
-from sqlalchemy.ext.asyncio import create_async_engine
+from conftest import FakeClock, end_every_connection
 
 from bot.dispatcher import Delivery, Dispatcher, NudgeSettings
 from bot.service import CoachService, Incoming
@@ -16,20 +14,6 @@ from flows.replies import Reply
 from storage.db import Database
 
 ANA = 4242
-
-
-async def end_every_connection(db_url: str) -> int:
-    """What a PostgreSQL restart does to the bot's pooled connections."""
-    engine = create_async_engine(db_url, poolclass=NullPool)
-    try:
-        async with engine.connect() as admin:
-            result = await admin.exec_driver_sql(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            return int(result.scalar_one())
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

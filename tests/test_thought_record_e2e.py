@@ -7,9 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from conftest import BotHarness, rows_of
-from sqlalchemy import NullPool
-from sqlalchemy.ext.asyncio import create_async_engine
+from conftest import BotHarness, end_every_connection, rows_of
 
 from storage.models import Draft, ThoughtRecord
 
@@ -354,17 +352,7 @@ async def test_a_database_restart_between_answers_loses_no_answer(bot: BotHarnes
         pytest.skip("SQLite has no server to restart")
     await bot.say(ANA, "/thought", expect="Step 1 of 9")
     await bot.settle()  # the dispatcher's connections are pooled too
-    engine = create_async_engine(db_url, poolclass=NullPool)
-    try:
-        async with engine.connect() as admin:
-            result = await admin.exec_driver_sql(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            ended = result.scalar_one()
-    finally:
-        await engine.dispose()
-    assert ended >= 1
+    assert await end_every_connection(db_url) >= 1
     await bot.say(ANA, "A situation after the restart", expect="Step 2 of 9")
     await bot.settle()
     [draft] = await rows_of(db_url, Draft, ANA)
