@@ -42,10 +42,15 @@ def _patiently(connection: sqlite3.Connection, call: Callable[[], Any]) -> Any:
         connection.execute("PRAGMA busy_timeout=0")
 
 
-def _when_free(connection: sqlite3.Connection, call: Callable[[], Any]) -> Any:
-    """Runs a call that found the database busy once it is free. Nothing was done by the
-    failed try, so trying again is safe. Every statement of the async engine runs inside
-    SQLAlchemy's greenlet, so the wait goes to a thread; elsewhere it simply blocks."""
+def _now_or_when_free(connection: sqlite3.Connection, call: Callable[[], Any]) -> Any:
+    """Runs the call at once; if the database is busy, again once it is free. Nothing was
+    done by the failed try, so trying again is safe. Every statement of the async engine
+    runs inside SQLAlchemy's greenlet, so the wait goes to a thread; elsewhere it blocks."""
+    try:
+        return call()
+    except sqlite3.OperationalError as exc:
+        if not _busy(exc):
+            raise
     if in_greenlet():
         return await_only(asyncio.to_thread(_patiently, connection, call))
     return _patiently(connection, call)
@@ -60,21 +65,12 @@ class Cursor(sqlite3.Cursor):
         nothing is left to release here."""
 
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
-        try:
-            return sqlite3.Cursor.execute(self, sql, parameters)
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
-                raise
-        return _when_free(self.connection, partial(sqlite3.Cursor.execute, self, sql, parameters))
+        run = partial(sqlite3.Cursor.execute, self, sql, parameters)
+        return _now_or_when_free(self.connection, run)
 
     def executemany(self, sql: str, rows: Iterable[Any], /) -> Cursor:
-        rows = list(rows)  # a second try needs them again
-        try:
-            return sqlite3.Cursor.executemany(self, sql, rows)
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
-                raise
-        return _when_free(self.connection, partial(sqlite3.Cursor.executemany, self, sql, rows))
+        run = partial(sqlite3.Cursor.executemany, self, sql, list(rows))  # a retry reuses them
+        return _now_or_when_free(self.connection, run)
 
 
 class Connection(sqlite3.Connection):
@@ -82,12 +78,7 @@ class Connection(sqlite3.Connection):
         return sqlite3.Connection.cursor(self, factory)
 
     def commit(self) -> None:
-        try:
-            return sqlite3.Connection.commit(self)
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
-                raise
-        return _when_free(self, partial(sqlite3.Connection.commit, self))
+        _now_or_when_free(self, partial(sqlite3.Connection.commit, self))
 
 
 def connect(path: str) -> Connection:
